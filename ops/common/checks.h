@@ -1,0 +1,45 @@
+// Input checks shared by the CPU kernels and the CUDA glue. Every kernel validates the
+// tensors it is handed before touching their memory: the Python wrappers check first
+// (ValueError), these checks catch callers that bypass them (torch.ops.geo3d.* directly).
+#pragma once
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include <string>
+
+namespace geo3d {
+
+inline void check_points_tensor(const at::Tensor& t, const char* name, int64_t last_dim) {
+  TORCH_CHECK(t.dim() == 3 && t.size(2) == last_dim, "geo3d: expected '", name,
+              "' of shape (B, N, ", last_dim, "), got ", t.sizes());
+  TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, "geo3d: '",
+              name, "' must be float32 or float64, got ", t.scalar_type());
+  TORCH_CHECK(t.is_contiguous(), "geo3d: '", name, "' must be contiguous");
+}
+
+inline void check_lengths_tensor(const at::Tensor& lengths, const char* name, int64_t batch,
+                                 int64_t max_length) {
+  TORCH_CHECK(lengths.dim() == 1 && lengths.size(0) == batch, "geo3d: expected '", name,
+              "' of shape (", batch, "), got ", lengths.sizes());
+  TORCH_CHECK(lengths.scalar_type() == at::kLong, "geo3d: '", name, "' must be int64");
+  TORCH_CHECK(lengths.is_contiguous(), "geo3d: '", name, "' must be contiguous");
+}
+
+// Host-side range check of lengths (CPU tensors only; the CUDA glue clamps on device).
+inline void check_lengths_values(const at::Tensor& lengths, const char* name,
+                                 int64_t max_length) {
+  const int64_t* data = lengths.data_ptr<int64_t>();
+  for (int64_t b = 0; b < lengths.size(0); ++b) {
+    TORCH_CHECK(data[b] >= 0 && data[b] <= max_length, "geo3d: '", name, "'[", b, "] = ",
+                data[b], " is outside [0, ", max_length, "]");
+  }
+}
+
+inline void check_same_device(const at::Tensor& a, const char* a_name, const at::Tensor& b,
+                              const char* b_name) {
+  TORCH_CHECK(a.device() == b.device(), "geo3d: '", a_name, "' is on ", a.device(), " but '",
+              b_name, "' is on ", b.device());
+}
+
+}  // namespace geo3d

@@ -1,0 +1,260 @@
+// Exact farthest point sampling on the CPU.
+//
+// Each step must find the point with the largest distance to the selected set and
+// lower every point's distance by the newly selected point. A kd-tree node stores the
+// largest current distance below it (and where it is); when the new point's distance
+// bound to the node's box is at least that maximum, no point below can get closer, so
+// the whole subtree is skipped (the bucket pruning of QuickFPS, Han et al. 2023). Most
+// of the cloud is skipped after the first few hundred steps.
+//
+// Parallelism: over clouds when there are several; for a large single cloud, the
+// subtrees below the root are split among threads, which meet at one barrier per step.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <limits>
+#include <vector>
+
+#include "../common/checks.h"
+#include "../common/kdtree.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace geo3d {
+namespace {
+
+constexpr int kLeafSize = 32;
+// Below this many points per cloud, the plain O(N M) loop beats building a tree.
+constexpr int64_t kTreeThreshold = 2048;
+// From this many points on, a single cloud is sampled by several threads.
+constexpr int64_t kParallelThreshold = 32768;
+
+// The best of two candidates: larger distance, then lower input index.
+template <typename T>
+struct Candidate {
+  T dist;
+  int64_t index;  // input index
+  int32_t slot;   // tree slot
+
+  bool beats(const Candidate& other) const {
+    return dist > other.dist || (dist == other.dist && index < other.index);
+  }
+};
+
+template <typename T>
+struct TreeSampler {
+  const KdTree<T>& tree;
+  std::vector<T> dist;                 // per slot, current distance to the selected set
+  std::vector<Candidate<T>> best;      // per node, the farthest point below it
+
+  explicit TreeSampler(const KdTree<T>& t)
+      : tree(t),
+        dist(t.size(), std::numeric_limits<T>::infinity()),
+        best(t.nodes.size(), Candidate<T>{std::numeric_limits<T>::infinity(), 0, 0}) {}
+
+  // Lower the distances below `node` by the point (sx, sy, sz); refresh the maxima.
+  void update(int32_t id, T sx, T sy, T sz) {
+    const KdNode<T>& node = tree.nodes[id];
+    if (node.lower_bound(sx, sy, sz) >= best[id].dist) return;  // nothing can change
+    if (node.leaf()) {
+      const T* x = tree.x.data();
+      const T* y = tree.y.data();
+      const T* z = tree.z.data();
+      T* d = dist.data();
+      T largest = -std::numeric_limits<T>::infinity();
+      for (int32_t s = node.begin; s < node.end; ++s) {
+        const T nd = squared_distance(x[s], y[s], z[s], sx, sy, sz);
+        const T v = nd < d[s] ? nd : d[s];
+        d[s] = v;
+        largest = v > largest ? v : largest;
+      }
+      Candidate<T> c{largest, std::numeric_limits<int64_t>::max(), -1};
+      for (int32_t s = node.begin; s < node.end; ++s) {
+        if (d[s] == largest && tree.original[s] < c.index) {
+          c.index = tree.original[s];
+          c.slot = s;
+        }
+      }
+      best[id] = c;
+      return;
+    }
+    update(node.left, sx, sy, sz);
+    update(node.right, sx, sy, sz);
+    best[id] = best[node.right].beats(best[node.left]) ? best[node.right] : best[node.left];
+  }
+};
+
+template <typename T>
+void fps_brute_force(const T* xyz, int64_t n, int64_t num_samples, int64_t start,
+                     int64_t* out) {
+  std::vector<T> x(n), y(n), z(n), d(n, std::numeric_limits<T>::infinity());
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = xyz[3 * i];
+    y[i] = xyz[3 * i + 1];
+    z[i] = xyz[3 * i + 2];
+  }
+  int64_t current = start;
+  const int64_t steps = std::min(n, num_samples);
+  for (int64_t step = 0; step < steps; ++step) {
+    out[step] = current;
+    const T sx = x[current], sy = y[current], sz = z[current];
+    T largest = -std::numeric_limits<T>::infinity();
+    for (int64_t i = 0; i < n; ++i) {
+      const T nd = squared_distance(x[i], y[i], z[i], sx, sy, sz);
+      const T v = nd < d[i] ? nd : d[i];
+      d[i] = v;
+      largest = v > largest ? v : largest;
+    }
+    int64_t next = 0;
+    while (d[next] != largest) ++next;  // first maximum: ties to the lowest index
+    current = next;
+  }
+}
+
+template <typename T>
+std::vector<int32_t> slot_of_index(const KdTree<T>& tree) {
+  std::vector<int32_t> slot(tree.size());
+  for (int64_t s = 0; s < tree.size(); ++s) slot[tree.original[s]] = static_cast<int32_t>(s);
+  return slot;
+}
+
+template <typename T>
+void fps_tree_serial(const T* xyz, int64_t n, int64_t num_samples, int64_t start,
+                     int64_t* out) {
+  KdTree<T> tree(xyz, n, kLeafSize);
+  TreeSampler<T> sampler(tree);
+  int32_t slot = slot_of_index(tree)[start];
+  const int64_t steps = std::min(n, num_samples);
+  for (int64_t step = 0; step < steps; ++step) {
+    out[step] = tree.original[slot];
+    sampler.update(0, tree.x[slot], tree.y[slot], tree.z[slot]);
+    slot = sampler.best[0].slot;
+  }
+}
+
+// Subtrees that together cover the tree, at least `want` of them where possible.
+template <typename T>
+std::vector<int32_t> split_roots(const KdTree<T>& tree, size_t want) {
+  std::vector<int32_t> roots{0};
+  while (roots.size() < want) {
+    std::vector<int32_t> next;
+    bool split_any = false;
+    for (int32_t id : roots) {
+      if (tree.nodes[id].leaf()) {
+        next.push_back(id);
+      } else {
+        next.push_back(tree.nodes[id].left);
+        next.push_back(tree.nodes[id].right);
+        split_any = true;
+      }
+    }
+    roots.swap(next);
+    if (!split_any) break;
+  }
+  return roots;
+}
+
+template <typename T>
+void fps_tree_parallel(const T* xyz, int64_t n, int64_t num_samples, int64_t start,
+                       int64_t* out, int num_threads) {
+  KdTree<T> tree(xyz, n, kLeafSize);
+  TreeSampler<T> sampler(tree);
+  const std::vector<int32_t> roots = split_roots(tree, 4 * static_cast<size_t>(num_threads));
+  const int64_t steps = std::min(n, num_samples);
+  // Double-buffered per-thread results: a thread writes step s into results[s % 2] while
+  // the others may still read step s - 1 from the other half.
+  std::vector<Candidate<T>> results(2 * num_threads);
+  const int32_t first_slot = slot_of_index(tree)[start];
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(num_threads)
+#endif
+  {
+#ifdef _OPENMP
+    const int thread = omp_get_thread_num();
+    const int threads = omp_get_num_threads();
+#else
+    const int thread = 0;
+    const int threads = 1;
+#endif
+    const size_t lo = roots.size() * thread / threads;
+    const size_t hi = roots.size() * (thread + 1) / threads;
+    int32_t slot = first_slot;
+    for (int64_t step = 0; step < steps; ++step) {
+      if (thread == 0) out[step] = tree.original[slot];
+      const T sx = tree.x[slot], sy = tree.y[slot], sz = tree.z[slot];
+      Candidate<T> mine{-std::numeric_limits<T>::infinity(),
+                        std::numeric_limits<int64_t>::max(), -1};
+      for (size_t r = lo; r < hi; ++r) {
+        sampler.update(roots[r], sx, sy, sz);
+        if (sampler.best[roots[r]].beats(mine)) mine = sampler.best[roots[r]];
+      }
+      Candidate<T>* half = results.data() + (step % 2) * num_threads;
+      half[thread] = mine;
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+      Candidate<T> winner = half[0];
+      for (int t = 1; t < threads; ++t) {
+        if (half[t].beats(winner)) winner = half[t];
+      }
+      slot = winner.slot;
+    }
+  }
+}
+
+template <typename T>
+void fps_one_cloud(const T* xyz, int64_t n, int64_t num_samples, int64_t start, int64_t* out,
+                   int num_threads) {
+  if (n == 0) return;
+  if (n < kTreeThreshold) {
+    fps_brute_force(xyz, n, num_samples, start, out);
+  } else if (num_threads > 1 && n >= kParallelThreshold) {
+    fps_tree_parallel(xyz, n, num_samples, start, out, num_threads);
+  } else {
+    fps_tree_serial(xyz, n, num_samples, start, out);
+  }
+}
+
+at::Tensor farthest_point_sample_cpu(const at::Tensor& xyz, const at::Tensor& lengths,
+                                     int64_t num_samples, const at::Tensor& start_idx) {
+  check_points_tensor(xyz, "xyz", 3);
+  TORCH_CHECK(xyz.device().is_cpu(), "geo3d: 'xyz' must be a CPU tensor here");
+  TORCH_CHECK(num_samples >= 1, "geo3d: 'num_samples' must be at least 1, got ", num_samples);
+  const int64_t batch = xyz.size(0), n = xyz.size(1);
+  check_lengths_tensor(lengths, "lengths", batch, n);
+  check_lengths_values(lengths, "lengths", n);
+  check_lengths_tensor(start_idx, "start_idx", batch, n);
+  const int64_t* len = lengths.data_ptr<int64_t>();
+  const int64_t* start = start_idx.data_ptr<int64_t>();
+  for (int64_t b = 0; b < batch; ++b) {
+    TORCH_CHECK(len[b] == 0 || (start[b] >= 0 && start[b] < len[b]), "geo3d: 'start_idx'[", b,
+                "] = ", start[b], " is outside cloud ", b, " of ", len[b], " points");
+  }
+  at::Tensor out = at::full({batch, num_samples}, -1, xyz.options().dtype(at::kLong));
+  int64_t* out_data = out.data_ptr<int64_t>();
+  const int threads = at::get_num_threads();
+  AT_DISPATCH_FLOATING_TYPES(xyz.scalar_type(), "farthest_point_sample_cpu", [&] {
+    const scalar_t* data = xyz.data_ptr<scalar_t>();
+    if (batch == 1) {
+      fps_one_cloud(data, len[0], num_samples, start[0], out_data, threads);
+      return;
+    }
+    at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b) {
+        fps_one_cloud(data + b * n * 3, len[b], num_samples, start[b],
+                      out_data + b * num_samples, 1);
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(geo3d, CPU, m) { m.impl("farthest_point_sample", &farthest_point_sample_cpu); }
+
+}  // namespace geo3d

@@ -1,0 +1,125 @@
+// Exact k nearest neighbours on the CPU: a kd-tree per support cloud, searched
+// nearest-child-first with an explicit stack, in parallel over queries (or clouds).
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <limits>
+#include <tuple>
+#include <vector>
+
+#include "../common/batch_parallel.h"
+#include "../common/checks.h"
+#include "../common/kdtree.h"
+
+namespace geo3d {
+namespace {
+
+constexpr int kLeafSize = 16;
+
+// The k best (distance, index) pairs so far, ascending; ties to the lower index.
+template <typename T>
+struct TopK {
+  T* dist;
+  int64_t* index;
+  int64_t k;
+  int64_t count = 0;
+
+  T worst() const { return count < k ? std::numeric_limits<T>::infinity() : dist[k - 1]; }
+
+  void offer(T d, int64_t i) {
+    if (count == k && !(d < dist[k - 1] || (d == dist[k - 1] && i < index[k - 1]))) return;
+    int64_t pos = count < k ? count++ : k - 1;
+    while (pos > 0 && (d < dist[pos - 1] || (d == dist[pos - 1] && i < index[pos - 1]))) {
+      dist[pos] = dist[pos - 1];
+      index[pos] = index[pos - 1];
+      --pos;
+    }
+    dist[pos] = d;
+    index[pos] = i;
+  }
+};
+
+template <typename T>
+void search(const KdTree<T>& tree, T qx, T qy, T qz, TopK<T>& top,
+            std::vector<std::pair<int32_t, T>>& stack) {
+  stack.clear();
+  stack.emplace_back(0, T(0));
+  while (!stack.empty()) {
+    const auto [id, bound] = stack.back();
+    stack.pop_back();
+    // A point at exactly the k-th distance may still win on index: prune only beyond it.
+    if (bound > top.worst()) continue;
+    const KdNode<T>& node = tree.nodes[id];
+    if (node.leaf()) {
+      for (int32_t s = node.begin; s < node.end; ++s) {
+        const T d = squared_distance(tree.x[s], tree.y[s], tree.z[s], qx, qy, qz);
+        if (d <= top.worst()) top.offer(d, tree.original[s]);
+      }
+      continue;
+    }
+    const T bl = tree.nodes[node.left].lower_bound(qx, qy, qz);
+    const T br = tree.nodes[node.right].lower_bound(qx, qy, qz);
+    if (bl <= br) {  // the nearer child is popped first
+      stack.emplace_back(node.right, br);
+      stack.emplace_back(node.left, bl);
+    } else {
+      stack.emplace_back(node.left, bl);
+      stack.emplace_back(node.right, br);
+    }
+  }
+}
+
+std::tuple<at::Tensor, at::Tensor> knn_cpu(const at::Tensor& query, const at::Tensor& support,
+                                           const at::Tensor& query_lengths,
+                                           const at::Tensor& support_lengths, int64_t k) {
+  check_points_tensor(query, "query", 3);
+  check_points_tensor(support, "support", 3);
+  TORCH_CHECK(query.scalar_type() == support.scalar_type(),
+              "geo3d: 'query' and 'support' must have the same dtype");
+  TORCH_CHECK(query.size(0) == support.size(0), "geo3d: 'query' and 'support' batch sizes differ");
+  TORCH_CHECK(k >= 1, "geo3d: 'k' must be at least 1, got ", k);
+  const int64_t batch = query.size(0), num_queries = query.size(1), n = support.size(1);
+  check_lengths_tensor(query_lengths, "query_lengths", batch, num_queries);
+  check_lengths_tensor(support_lengths, "support_lengths", batch, n);
+  check_lengths_values(query_lengths, "query_lengths", num_queries);
+  check_lengths_values(support_lengths, "support_lengths", n);
+
+  at::Tensor dist = at::full({batch, num_queries, k}, std::numeric_limits<double>::infinity(),
+                             query.options());
+  at::Tensor idx = at::full({batch, num_queries, k}, -1, query.options().dtype(at::kLong));
+  const int64_t* qlen = query_lengths.data_ptr<int64_t>();
+  const int64_t* slen = support_lengths.data_ptr<int64_t>();
+  int64_t* idx_data = idx.data_ptr<int64_t>();
+
+  AT_DISPATCH_FLOATING_TYPES(query.scalar_type(), "knn_cpu", [&] {
+    const scalar_t* q = query.data_ptr<scalar_t>();
+    const scalar_t* s = support.data_ptr<scalar_t>();
+    scalar_t* dist_data = dist.data_ptr<scalar_t>();
+    for_each_cloud(batch, [&](int64_t b, bool inner_parallel) {
+      if (slen[b] == 0 || qlen[b] == 0) return;
+      const KdTree<scalar_t> tree(s + b * n * 3, slen[b], kLeafSize);
+      auto run = [&](int64_t begin, int64_t end) {
+        std::vector<std::pair<int32_t, scalar_t>> stack;
+        for (int64_t i = begin; i < end; ++i) {
+          const int64_t row = (b * num_queries + i) * k;
+          TopK<scalar_t> top{dist_data + row, idx_data + row, k};
+          const scalar_t* p = q + (b * num_queries + i) * 3;
+          search(tree, p[0], p[1], p[2], top, stack);
+        }
+      };
+      if (inner_parallel) {
+        at::parallel_for(0, qlen[b], 64, run);
+      } else {
+        run(0, qlen[b]);
+      }
+    });
+  });
+  return {dist, idx};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(geo3d, CPU, m) { m.impl("knn", &knn_cpu); }
+
+}  // namespace geo3d
