@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <limits>
 #include <tuple>
 #include <vector>
@@ -40,21 +41,41 @@ struct TopK {
   }
 };
 
+// A permutation of the n points that keeps nearby points together (kd-tree order).
 template <typename T>
-void search(const KdTree<T>& tree, T qx, T qy, T qz, TopK<T>& top,
+std::vector<int64_t> spatial_order(const T* xyz, int64_t n) {
+  return KdTree<T>(xyz, n, 64).original;
+}
+
+// bound: a known upper bound of the k-th distance (no true neighbour lies beyond it).
+template <typename T>
+void search(const KdTree<T>& tree, T qx, T qy, T qz, T bound, TopK<T>& top,
             std::vector<std::pair<int32_t, T>>& stack) {
   stack.clear();
   stack.emplace_back(0, T(0));
   while (!stack.empty()) {
-    const auto [id, bound] = stack.back();
+    const auto [id, node_bound] = stack.back();
     stack.pop_back();
     // A point at exactly the k-th distance may still win on index: prune only beyond it.
-    if (bound > top.worst()) continue;
+    if (node_bound > std::min(bound, top.worst())) continue;
     const KdNode<T>& node = tree.nodes[id];
     if (node.leaf()) {
-      for (int32_t s = node.begin; s < node.end; ++s) {
-        const T d = squared_distance(tree.x[s], tree.y[s], tree.z[s], qx, qy, qz);
-        if (d <= top.worst()) top.offer(d, tree.original[s]);
+      // Distances in chunks first (a vectorisable loop), then the few offers. A leaf
+      // can exceed kLeafSize when its points coincide, hence the chunks.
+      T d[kLeafSize];
+      T worst = std::min(bound, top.worst());
+      for (int32_t begin = node.begin; begin < node.end; begin += kLeafSize) {
+        const int32_t count = std::min<int32_t>(kLeafSize, node.end - begin);
+        const T* x = tree.x.data() + begin;
+        const T* y = tree.y.data() + begin;
+        const T* z = tree.z.data() + begin;
+        for (int32_t s = 0; s < count; ++s) d[s] = squared_distance(x[s], y[s], z[s], qx, qy, qz);
+        for (int32_t s = 0; s < count; ++s) {
+          if (d[s] <= worst) {
+            top.offer(d[s], tree.original[begin + s]);
+            worst = std::min(bound, top.worst());
+          }
+        }
       }
       continue;
     }
@@ -99,13 +120,32 @@ std::tuple<at::Tensor, at::Tensor> knn_cpu(const at::Tensor& query, const at::Te
     for_each_cloud(batch, [&](int64_t b, bool inner_parallel) {
       if (slen[b] == 0 || qlen[b] == 0) return;
       const KdTree<scalar_t> tree(s + b * n * 3, slen[b], kLeafSize);
+      // Neighbouring queries share neighbours: process them in spatial order, and bound
+      // each search by the previous query's neighbours (the k-th smallest of k candidate
+      // distances bounds the true k-th distance, so the search stays exact).
+      const scalar_t* cloud = s + b * n * 3;
+      const bool self_query = q == s && qlen[b] == slen[b];
+      const std::vector<int64_t> order =
+          self_query ? tree.original : spatial_order(q + b * num_queries * 3, qlen[b]);
+      const bool can_bound = slen[b] >= k;
       auto run = [&](int64_t begin, int64_t end) {
         std::vector<std::pair<int32_t, scalar_t>> stack;
-        for (int64_t i = begin; i < end; ++i) {
+        const int64_t* previous = nullptr;
+        for (int64_t j = begin; j < end; ++j) {
+          const int64_t i = order[j];
           const int64_t row = (b * num_queries + i) * k;
-          TopK<scalar_t> top{dist_data + row, idx_data + row, k};
           const scalar_t* p = q + (b * num_queries + i) * 3;
-          search(tree, p[0], p[1], p[2], top, stack);
+          scalar_t bound = std::numeric_limits<scalar_t>::infinity();
+          if (previous != nullptr && can_bound) {
+            bound = scalar_t(0);
+            for (int64_t c = 0; c < k; ++c) {
+              const scalar_t* o = cloud + previous[c] * 3;
+              bound = std::max(bound, squared_distance(o[0], o[1], o[2], p[0], p[1], p[2]));
+            }
+          }
+          TopK<scalar_t> top{dist_data + row, idx_data + row, k};
+          search(tree, p[0], p[1], p[2], bound, top, stack);
+          previous = idx_data + row;
         }
       };
       if (inner_parallel) {

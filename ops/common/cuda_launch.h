@@ -1,0 +1,37 @@
+// Plain C++ declarations of the CUDA launchers: no torch headers, so that the .cu files
+// compile with `nvcc -c` on any machine with the CUDA toolkit, and the torch glue
+// (ops/*/*_cuda_glue.cpp, built only where torch has CUDA) includes this header alone.
+// Every launcher takes raw device pointers, sizes and a stream, and returns the
+// cudaError_t of its launch as an int (0 = success).
+#pragma once
+
+#include <cstdint>
+
+namespace geo3d {
+namespace cuda {
+
+// xyz (B, N, 3); lengths, start (B,); out (B, M) prefilled with -1; scratch (B, N).
+template <typename T>
+int farthest_point_sample(const T* xyz, const int64_t* lengths, const int64_t* start,
+                          int64_t batch, int64_t n, int64_t num_samples, int64_t* out,
+                          T* scratch, void* stream);
+
+// query (B, Q, 3), support (B, N, 3); dist (B, Q, k) prefilled with inf, idx with -1.
+template <typename T>
+int knn(const T* query, const T* support, const int64_t* query_lengths,
+        const int64_t* support_lengths, int64_t batch, int64_t num_queries, int64_t n,
+        int64_t k, T* dist, int64_t* idx, void* stream);
+
+// idx (B, Q, max_neighbors) prefilled with -1.
+template <typename T>
+int ball_query(const T* query, const T* support, const int64_t* query_lengths,
+               const int64_t* support_lengths, int64_t batch, int64_t num_queries, int64_t n,
+               T radius2, int64_t max_neighbors, int64_t* idx, void* stream);
+
+// points (N, C); coords (N, 3) int32 (z, y, x), -1 rows outside.
+template <typename T>
+int dynamic_voxelize(const T* points, int64_t n, int64_t channels, const double* voxel_size,
+                     const double* low, const int64_t* cells, int32_t* coords, void* stream);
+
+}  // namespace cuda
+}  // namespace geo3d

@@ -1,0 +1,38 @@
+// Torch-facing glue of the CUDA FPS kernel (built only where torch has CUDA).
+#include <torch/library.h>
+
+#include "../common/checks.h"
+#include "../common/cuda_glue.h"
+#include "../common/cuda_launch.h"
+
+namespace geo3d {
+namespace {
+
+at::Tensor farthest_point_sample_cuda(const at::Tensor& xyz, const at::Tensor& lengths,
+                                      int64_t num_samples, const at::Tensor& start_idx) {
+  check_points_tensor(xyz, "xyz", 3);
+  check_cuda(xyz, "xyz");
+  TORCH_CHECK(num_samples >= 1, "geo3d: 'num_samples' must be at least 1");
+  const int64_t batch = xyz.size(0), n = xyz.size(1);
+  check_lengths_tensor(lengths, "lengths", batch, n);
+  check_lengths_tensor(start_idx, "start_idx", batch, n);
+  check_same_device(xyz, "xyz", lengths, "lengths");
+  check_same_device(xyz, "xyz", start_idx, "start_idx");
+  const c10::cuda::CUDAGuard guard(xyz.device());
+  at::Tensor out = at::full({batch, num_samples}, -1, xyz.options().dtype(at::kLong));
+  at::Tensor scratch = at::empty({batch, n}, xyz.options());
+  AT_DISPATCH_FLOATING_TYPES(xyz.scalar_type(), "farthest_point_sample_cuda", [&] {
+    check_launch(cuda::farthest_point_sample<scalar_t>(
+                     xyz.data_ptr<scalar_t>(), lengths.data_ptr<int64_t>(),
+                     start_idx.data_ptr<int64_t>(), batch, n, num_samples,
+                     out.data_ptr<int64_t>(), scratch.data_ptr<scalar_t>(), current_stream(xyz)),
+                 "farthest_point_sample");
+  });
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(geo3d, CUDA, m) { m.impl("farthest_point_sample", &farthest_point_sample_cuda); }
+
+}  // namespace geo3d

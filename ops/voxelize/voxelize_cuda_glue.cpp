@@ -1,0 +1,47 @@
+// Torch-facing glue of the CUDA dynamic voxelization (built only where torch has CUDA).
+// Hard voxelization on CUDA is served by the reference implementation (torch ops on the
+// GPU) until a native kernel with the same first-point ordering exists.
+#include <torch/library.h>
+
+#include <cmath>
+
+#include "../common/checks.h"
+#include "../common/cuda_glue.h"
+#include "../common/cuda_launch.h"
+
+namespace geo3d {
+namespace {
+
+at::Tensor dynamic_voxelize_cuda(const at::Tensor& points, at::ArrayRef<double> voxel_size,
+                                 at::ArrayRef<double> point_range) {
+  TORCH_CHECK(points.dim() == 2 && points.size(1) >= 3, "geo3d: expected 'points' of shape (N, C>=3)");
+  TORCH_CHECK(points.is_contiguous(), "geo3d: 'points' must be contiguous");
+  check_cuda(points, "points");
+  TORCH_CHECK(voxel_size.size() == 3 && point_range.size() == 6,
+              "geo3d: 'voxel_size' needs 3 values and 'point_range' 6");
+  double size[3], low[3];
+  int64_t cells[3];
+  for (int a = 0; a < 3; ++a) {
+    TORCH_CHECK(voxel_size[a] > 0 && std::isfinite(voxel_size[a]), "geo3d: bad 'voxel_size'");
+    size[a] = voxel_size[a];
+    low[a] = point_range[a];
+    cells[a] = std::llround((point_range[a + 3] - point_range[a]) / voxel_size[a]);
+    TORCH_CHECK(cells[a] >= 1, "geo3d: 'point_range' is empty along axis ", a);
+  }
+  const c10::cuda::CUDAGuard guard(points.device());
+  at::Tensor coords = at::empty({points.size(0), 3}, points.options().dtype(at::kInt));
+  AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "dynamic_voxelize_cuda", [&] {
+    check_launch(cuda::dynamic_voxelize<scalar_t>(points.data_ptr<scalar_t>(), points.size(0),
+                                                  points.size(1), size, low, cells,
+                                                  coords.data_ptr<int32_t>(),
+                                                  current_stream(points)),
+                 "dynamic_voxelize");
+  });
+  return coords;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(geo3d, CUDA, m) { m.impl("dynamic_voxelize", &dynamic_voxelize_cuda); }
+
+}  // namespace geo3d
