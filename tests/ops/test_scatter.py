@@ -1,0 +1,112 @@
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo3d import ops
+from tests.conftest import devices
+
+
+def dense_reference(src, index, num_segments, reduce):
+    """An obviously correct loop over segments, independent of both implementations."""
+    out = torch.zeros(num_segments, src.shape[1], dtype=src.dtype)
+    for s in range(num_segments):
+        rows = src[index == s]
+        if rows.shape[0] == 0:
+            continue
+        if reduce == "sum":
+            out[s] = rows.sum(0)
+        elif reduce == "mean":
+            out[s] = rows.mean(0)
+        elif reduce == "max":
+            out[s] = rows.max(0).values
+        elif reduce == "min":
+            out[s] = rows.min(0).values
+        else:
+            out[s] = (torch.softmax(rows, dim=0) * rows).sum(0)
+    return out
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reduce", ops.REDUCTIONS)
+def test_scatter_matches_references(device, dtype, reduce):
+    g = torch.Generator().manual_seed(7)
+    src = (torch.randn(500, 6, generator=g, dtype=dtype) * 3).to(device)
+    index = torch.randint(0, 40, (500,), generator=g).to(device)  # segments 40..44 are empty
+    out = ops.scatter(src, index, 45, reduce)
+    assert out.shape == (45, 6) and out.dtype == dtype and out.device == src.device
+    native = torch.ops.geo3d.scatter(src, index, 45, reduce)
+    reference = ops.scatter_reference(src, index, 45, reduce)
+    for got, want in zip(native, reference):
+        assert got.shape == want.shape and torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+    dense = dense_reference(src.cpu(), index.cpu(), 45, reduce)
+    assert torch.allclose(out.cpu(), dense, rtol=1e-5, atol=1e-6)
+    assert (out[40:] == 0).all()
+
+
+@given(
+    n=st.integers(0, 60), segments=st.integers(1, 12), channels=st.integers(1, 5),
+    reduce=st.sampled_from(ops.REDUCTIONS), seed=st.integers(0, 2**31 - 1), scale=st.sampled_from([1.0, 100.0]),
+)
+@settings(max_examples=60, deadline=None)
+def test_scatter_property(n, segments, channels, reduce, seed, scale):
+    g = torch.Generator().manual_seed(seed)
+    src = torch.randn(n, channels, generator=g, dtype=torch.float64) * scale
+    index = torch.randint(0, segments, (n,), generator=g)
+    out = ops.scatter(src, index, segments, reduce)
+    assert torch.allclose(out, dense_reference(src, index, segments, reduce), rtol=1e-9, atol=1e-9)
+
+
+def test_soft_hand_checked_and_stable():
+    src = torch.tensor([[0.0], [1000.0], [1000.0], [-1000.0]])
+    index = torch.tensor([0, 0, 1, 1])
+    out = ops.scatter(src, index, 2, "soft")
+    # exp(1000) overflows without the max subtraction; the softmax weights are (0, 1) and (1, 0).
+    assert torch.isfinite(out).all()
+    assert out.tolist() == [[1000.0], [1000.0]]
+    two = ops.scatter(torch.tensor([[0.0], [1.0]]), torch.tensor([0, 0]), 1, "soft")
+    e = torch.e
+    assert torch.allclose(two, torch.tensor([[e / (1 + e)]]))
+
+
+def test_max_min_gradient_goes_to_the_first_of_ties():
+    src = torch.tensor([[1.0, 5.0], [3.0, 5.0], [3.0, 0.0]], requires_grad=True)
+    index = torch.tensor([0, 0, 0])
+    ops.scatter(src, index, 1, "max").sum().backward()
+    assert src.grad.tolist() == [[0, 1], [1, 0], [0, 0]]
+
+
+@pytest.mark.parametrize("reduce", ops.REDUCTIONS)
+def test_scatter_gradcheck(reduce):
+    g = torch.Generator().manual_seed(11)
+    src = torch.randn(30, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    index = torch.randint(0, 8, (30,), generator=g)  # some segments empty
+    assert torch.autograd.gradcheck(lambda s: ops.scatter(s, index, 10, reduce), (src,))
+
+
+def test_soft_gradient_is_exact_not_the_official_approximation():
+    src = torch.tensor([[0.5], [2.0], [-1.0]], dtype=torch.float64, requires_grad=True)
+    out = ops.scatter(src, torch.zeros(3, dtype=torch.long), 1, "soft")
+    out.sum().backward()
+    w = torch.softmax(src.detach(), 0)
+    y = (w * src.detach()).sum()
+    assert torch.allclose(src.grad, w * (1 + src.detach() - y))
+    assert not torch.allclose(src.grad, w)  # the constant-weight approximation
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ((torch.rand(5, 2), torch.tensor([0, 1, 2, 3, 4]), 4, "sum"), r"\[0, 4\)"),
+        ((torch.rand(5, 2), torch.tensor([0, 1, 2, 3, -1]), 5, "sum"), "index"),
+        ((torch.rand(5, 2), torch.zeros(4, dtype=torch.long), 5, "sum"), "index"),
+        ((torch.rand(5, 2), torch.zeros(5, dtype=torch.int32), 5, "sum"), "int64"),
+        ((torch.rand(5), torch.zeros(5, dtype=torch.long), 5, "sum"), "src"),
+        ((torch.rand(5, 2), torch.zeros(5, dtype=torch.long), 5, "median"), "reduce"),
+        ((torch.rand(5, 2), torch.zeros(5, dtype=torch.long), -1, "sum"), "num_segments"),
+    ],
+)
+def test_scatter_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        ops.scatter(*args)
