@@ -84,10 +84,17 @@ def _dynamic_voxelize_fake(points, voxel_size, point_range):
     return points.new_empty((points.shape[0], 3), dtype=torch.int32)
 
 
+def _as_floats(values) -> list[float]:
+    """A list of Python floats from a sequence, array or tensor (no tensor op: export-safe)."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().reshape(-1).tolist()
+    return [float(v) for v in values]
+
+
 def _check_grid(points, voxel_size, point_range) -> tuple[list[float], list[float]]:
     _checks.check_points("points", points, batched=False)
-    voxel_size = [float(v) for v in torch.as_tensor(voxel_size, dtype=torch.float64).reshape(-1)]
-    point_range = [float(v) for v in torch.as_tensor(point_range, dtype=torch.float64).reshape(-1)]
+    voxel_size = _as_floats(voxel_size)
+    point_range = _as_floats(point_range)
     if len(voxel_size) != 3:
         raise ValueError(f"Expected 'voxel_size' to have 3 values (x, y, z) (got {len(voxel_size)})")
     if not all(v > 0 and v != float("inf") for v in voxel_size):

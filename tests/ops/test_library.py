@@ -1,0 +1,133 @@
+"""The ops as dispatcher ops: opcheck, torch.compile, torch.export, and garbage in."""
+
+import pytest
+import torch
+
+from geo3d import ops
+
+G = torch.Generator().manual_seed(0)
+XYZ = torch.rand(2, 64, 3, generator=G)
+LENGTHS = torch.tensor([64, 40])
+OPCHECK_CASES = {
+    "farthest_point_sample": (XYZ, LENGTHS, 16, torch.tensor([0, 3])),
+    "knn": (XYZ[:, :20].contiguous(), XYZ, torch.tensor([20, 11]), LENGTHS, 8),
+    "ball_query": (XYZ[:, :20].contiguous(), XYZ, torch.tensor([20, 11]), LENGTHS, 0.3, 6),
+    "gather_points": (
+        torch.randn(2, 64, 5, generator=G, dtype=torch.float64, requires_grad=True),
+        torch.randint(-1, 64, (2, 30), generator=G),
+    ),
+    "gather_points_backward": (torch.randn(2, 30, 5, generator=G), torch.randint(-1, 64, (2, 30), generator=G), 64),
+    "voxelize": (torch.rand(300, 4, generator=G) * 4, [0.5, 0.5, 0.5], [0.0, 0.0, 0.0, 4.0, 4.0, 2.0], 4, 60),
+    "dynamic_voxelize": (torch.rand(300, 4, generator=G) * 4, [0.5, 0.5, 0.5], [0.0, 0.0, 0.0, 4.0, 4.0, 2.0]),
+}
+for reduce in ops.REDUCTIONS:
+    OPCHECK_CASES[f"scatter[{reduce}]"] = (
+        torch.randn(40, 3, generator=G, dtype=torch.float64, requires_grad=True),
+        torch.randint(0, 7, (40,), generator=G),
+        9,
+        reduce,
+    )
+
+
+@pytest.mark.parametrize("case", sorted(OPCHECK_CASES))
+def test_opcheck(case):
+    name = case.split("[")[0]
+    op = getattr(torch.ops.geo3d, name).default
+    torch.library.opcheck(op, OPCHECK_CASES[case])
+
+
+def sample_and_group(xyz, feats):
+    centers = ops.farthest_point_sample(xyz, 16)
+    center_xyz = ops.gather_points(xyz, centers)
+    _, neighbors = ops.knn(center_xyz, xyz, 8)
+    grouped = ops.gather_points(feats, neighbors)  # (B, 16, 8, C)
+    return grouped.amax(dim=2)
+
+
+def test_torch_compile_traces_through_the_ops():
+    xyz = torch.rand(2, 128, 3)
+    feats = torch.randn(2, 128, 6, requires_grad=True)
+    compiled = torch.compile(sample_and_group, fullgraph=True, backend="aot_eager")
+    out = compiled(xyz, feats)
+    assert torch.equal(out, sample_and_group(xyz, feats))
+    out.sum().backward()
+    assert feats.grad is not None and feats.grad.abs().sum() > 0
+
+
+class SampleGroup(torch.nn.Module):
+    def forward(self, xyz, feats):
+        return sample_and_group(xyz, feats)
+
+
+def test_torch_export_sees_the_ops():
+    xyz, feats = torch.rand(2, 128, 3), torch.randn(2, 128, 6)
+    program = torch.export.export(SampleGroup(), (xyz, feats))
+    targets = {str(node.target) for node in program.graph.nodes if node.op == "call_function"}
+    assert {"geo3d.farthest_point_sample.default", "geo3d.knn.default"} <= targets
+    other_xyz, other_feats = torch.rand(2, 128, 3), torch.randn(2, 128, 6)
+    assert torch.equal(program.module()(other_xyz, other_feats), sample_and_group(other_xyz, other_feats))
+
+
+def test_export_of_voxelize_has_a_dynamic_voxel_count():
+    class Voxelizer(torch.nn.Module):
+        def forward(self, points):
+            voxels, coords, num = ops.voxelize(points, [0.5, 0.5, 0.5], [0, 0, 0, 4, 4, 2], 4, 100)
+            return voxels.sum(dim=1), coords, num
+
+    points = torch.rand(500, 4) * 4
+    program = torch.export.export(
+        Voxelizer(), (points,), dynamic_shapes={"points": {0: torch.export.Dim("num_points")}}
+    )
+    other = torch.rand(700, 4) * 3
+    for got, want in zip(program.module()(other), Voxelizer()(other)):
+        assert torch.equal(got, want)
+
+
+def garbage_cases():
+    """Calls straight into the dispatcher, past the Python checks: the kernel must refuse."""
+    f = torch.rand(2, 10, 3)
+    long = lambda *v: torch.tensor(v, dtype=torch.long)  # noqa: E731
+    op = torch.ops.geo3d
+    return [
+        lambda: op.farthest_point_sample(f, long(10, 99), 4, long(0, 0)),
+        lambda: op.farthest_point_sample(f, long(10, -5), 4, long(0, 0)),
+        lambda: op.farthest_point_sample(f, long(10, 10), 4, long(0, 10)),
+        lambda: op.farthest_point_sample(f, long(10), 4, long(0, 0)),
+        lambda: op.farthest_point_sample(torch.rand(2, 10, 2), long(10, 10), 4, long(0, 0)),
+        lambda: op.farthest_point_sample(f, long(10, 10), 0, long(0, 0)),
+        lambda: op.knn(f, f, long(10, 11), long(10, 10), 3),
+        lambda: op.knn(f, f, long(10, 10), long(-1, 10), 3),
+        lambda: op.knn(f, f, long(10, 10), long(10, 10), 0),
+        lambda: op.knn(f, f.double(), long(10, 10), long(10, 10), 2),
+        lambda: op.knn(f, f[:, :, :2].contiguous(), long(10, 10), long(10, 10), 2),
+        lambda: op.ball_query(f, f, long(10, 10), long(10, 1000), 0.5, 3),
+        lambda: op.ball_query(f, f, long(10, 10), long(10, 10), -0.5, 3),
+        lambda: op.gather_points(f, long(0, 1, 2).reshape(1, 3).expand(2, 3).contiguous() * 100),
+        lambda: op.gather_points(f, torch.full((2, 3), -7, dtype=torch.long)),
+        lambda: op.gather_points_backward(f, torch.full((2, 10), 50, dtype=torch.long), 10),
+        lambda: op.scatter(torch.rand(5, 2), long(0, 1, 2, 3, 9), 5, "sum"),
+        lambda: op.scatter(torch.rand(5, 2), long(0, 1, 2, 3, -9), 5, "max"),
+        lambda: op.scatter(torch.rand(5, 2), long(0, 1), 5, "sum"),
+        lambda: op.scatter(torch.rand(5, 2), long(0, 1, 2, 3, 4), 5, "median"),
+        lambda: op.voxelize(torch.rand(5, 4), [0.0, 1.0, 1.0], [0.0, 0, 0, 1, 1, 1], 2, 3),
+        lambda: op.voxelize(torch.rand(5, 4), [1.0, 1.0, 1.0], [0.0, 0, 0, -1, 1, 1], 2, 3),
+        lambda: op.voxelize(torch.rand(5, 4), [1.0, 1.0], [0.0, 0, 0, 1, 1, 1], 2, 3),
+        lambda: op.voxelize(torch.rand(5, 4), [1.0, 1.0, 1.0], [0.0, 0, 0, 1, 1, 1], 0, 3),
+        lambda: op.dynamic_voxelize(torch.rand(5, 2), [1.0, 1.0, 1.0], [0.0, 0, 0, 1, 1, 1]),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(garbage_cases())))
+def test_native_kernels_refuse_garbage(case):
+    with pytest.raises(RuntimeError):
+        garbage_cases()[case]()
+
+
+def test_native_voxelize_survives_extreme_coordinates():
+    # Values that overflow int when divided (the Python wrapper rejects inf/NaN; huge is legal).
+    points = torch.tensor([[3e38, 0.5, 0.5], [-3e38, 0.5, 0.5], [0.5, 0.5, 0.5]])
+    voxels, coords, num = torch.ops.geo3d.voxelize(points, [1.0, 1.0, 1.0], [0.0, 0, 0, 1, 1, 1], 2, 3)
+    assert num.tolist() == [1] and coords.tolist() == [[0, 0, 0]]
+    nan_points = torch.tensor([[float("nan"), 0.5, 0.5], [0.5, 0.5, 0.5]])
+    coords = torch.ops.geo3d.dynamic_voxelize(nan_points, [1.0, 1.0, 1.0], [0.0, 0, 0, 1, 1, 1])
+    assert coords.tolist() == [[-1, -1, -1], [0, 0, 0]]
