@@ -10,6 +10,7 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <tuple>
@@ -164,7 +165,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> voxelize_cpu(const at::Tensor& po
   }
 
   const int64_t num_voxels = static_cast<int64_t>(counts.size());
-  at::Tensor voxels = at::zeros({num_voxels, max_points_per_voxel, channels}, points.options());
+  // Not zero-filled up front: each voxel's unused tail is zeroed below, in parallel, so
+  // every byte is written once (the pillar setting is mostly empty slots).
+  at::Tensor voxels = at::empty({num_voxels, max_points_per_voxel, channels}, points.options());
   at::Tensor coords = at::empty({num_voxels, 3}, points.options().dtype(at::kInt));
   at::Tensor num_points = at::empty({num_voxels}, points.options().dtype(at::kInt));
   int32_t* coords_out = coords.data_ptr<int32_t>();
@@ -179,6 +182,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> voxelize_cpu(const at::Tensor& po
   AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "voxelize_copy", [&] {
     const scalar_t* src = points.data_ptr<scalar_t>();
     scalar_t* dst = voxels.data_ptr<scalar_t>();
+    const int64_t voxel_stride = max_points_per_voxel * channels;
+    at::parallel_for(0, num_voxels, 256, [&](int64_t begin, int64_t end) {
+      for (int64_t v = begin; v < end; ++v) {
+        std::fill(dst + v * voxel_stride + counts[v] * channels, dst + (v + 1) * voxel_stride,
+                  scalar_t(0));
+      }
+    });
     at::parallel_for(0, n, 4096, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         if (voxel_of_point[i] < 0) continue;

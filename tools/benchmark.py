@@ -1,0 +1,265 @@
+"""Speed tables of geo3d against the peers installed here.
+
+    python tools/benchmark.py ops [--repeats 5] [--quick] [--markdown]
+
+Each row times one op at one size with geo3d (CPU, and CUDA where present) and with
+every peer that is installed, in the same run, and prints the ratio of the best peer's
+median time to geo3d's (> 1: geo3d is faster). Peers: fpsample and Open3D for FPS;
+SciPy's cKDTree, pykdtree and Open3D for kNN; spconv's PointToVoxel for voxelization.
+Peers that are missing are shown as '-'. Times are medians of --repeats runs after
+one warm-up run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from geo3d import ops  # noqa: E402
+
+KITTI_RANGE = [0.0, -40.0, -3.0, 70.4, 40.0, 1.0]
+
+
+@dataclass
+class Row:
+    op: str
+    size: str
+    geo3d_ms: float
+    peers: dict[str, float | None] = field(default_factory=dict)
+    cuda_ms: float | None = None
+
+
+def median_ms(fn: Callable[[], object], repeats: int, sync_cuda: bool = False) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        if sync_cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if sync_cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def optional(module: str):
+    try:
+        return __import__(module, fromlist=["_"])
+    except Exception:  # noqa: BLE001 (a peer that fails to import is simply absent)
+        return None
+
+
+def kitti_like_sweep(num_points: int = 120_000, seed: int = 0) -> torch.Tensor:
+    """A LiDAR-like sweep: rings of points on a ground plane and objects, with intensity."""
+    shared = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data", "kitti", "training", "velodyne", "000000.bin")
+    if os.path.exists(shared):
+        points = np.fromfile(shared, dtype=np.float32).reshape(-1, 4)
+        return torch.from_numpy(points[:num_points].copy())
+    g = np.random.default_rng(seed)
+    angle = g.uniform(-np.pi, np.pi, num_points)
+    radius = 2 + 70 * g.random(num_points) ** 2
+    z = g.normal(-1.7, 0.3, num_points)
+    points = np.stack([radius * np.cos(angle), radius * np.sin(angle), z, g.random(num_points)], 1)
+    return torch.from_numpy(points.astype(np.float32))
+
+
+def cuda_time(fn_cpu_args: Callable[[str], Callable[[], object]], repeats: int) -> float | None:
+    if not torch.cuda.is_available():
+        return None
+    return median_ms(fn_cpu_args("cuda"), repeats, sync_cuda=True)
+
+
+def bench_fps(repeats: int, quick: bool) -> list[Row]:
+    fpsample = optional("fpsample")
+    o3d = optional("open3d")
+    rows = []
+    sizes = [(8192, 2048), (65536, 16384), (65536, 4096)] if quick else [
+        (8192, 2048), (65536, 16384), (262144, 65536), (262144, 16384)
+    ]
+    g = torch.Generator().manual_seed(0)
+    for n, m in sizes:
+        xyz = torch.rand(1, n, 3, generator=g) * torch.tensor([70.0, 80.0, 4.0])
+        array = xyz[0].numpy()
+        peers: dict[str, float | None] = {}
+        peers["fpsample (bucket)"] = (
+            median_ms(lambda: fpsample.bucket_fps_kdline_sampling(array, m, h=7), repeats)
+            if fpsample else None
+        )
+        if o3d is not None and n * m <= 65536 * 16384:
+            cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(array.astype(np.float64)))
+            peers["Open3D"] = median_ms(lambda: cloud.farthest_point_down_sample(m), max(1, repeats // 3))
+        else:
+            peers["Open3D"] = None
+        rows.append(Row(
+            "fps", f"{n // 1024}k -> {m // 1024}k",
+            median_ms(lambda: ops.farthest_point_sample(xyz, m), repeats), peers,
+            cuda_time(lambda d: (lambda x=xyz.to(d): ops.farthest_point_sample(x, m)), repeats),
+        ))
+    batch = torch.rand(32, 1024, 3, generator=g)
+    arrays = [batch[i].numpy() for i in range(32)]
+    peers = {
+        "fpsample (bucket)": median_ms(
+            lambda: [fpsample.bucket_fps_kdline_sampling(a, 512, h=5) for a in arrays], repeats
+        ) if fpsample else None,
+        "Open3D": None,
+    }
+    if o3d is not None:
+        clouds = [o3d.geometry.PointCloud(o3d.utility.Vector3dVector(a.astype(np.float64))) for a in arrays]
+        peers["Open3D"] = median_ms(lambda: [c.farthest_point_down_sample(512) for c in clouds], repeats)
+    rows.append(Row(
+        "fps", "32 x 1024 -> 512", median_ms(lambda: ops.farthest_point_sample(batch, 512), repeats),
+        peers, cuda_time(lambda d: (lambda x=batch.to(d): ops.farthest_point_sample(x, 512)), repeats),
+    ))
+    return rows
+
+
+def bench_knn(repeats: int, quick: bool) -> list[Row]:
+    spatial = optional("scipy.spatial")
+    pykdtree = optional("pykdtree.kdtree")
+    o3d = optional("open3d")
+    workers = torch.get_num_threads()
+    rows = []
+    g = torch.Generator().manual_seed(1)
+    cases = [(8192, 16), (8192, 32), (65536, 16), (65536, 32)]
+    if quick:
+        cases = cases[:3]
+    for n, k in cases:
+        xyz = torch.rand(1, n, 3, generator=g) * torch.tensor([70.0, 80.0, 4.0])
+        array = xyz[0].numpy()
+        peers: dict[str, float | None] = {}
+        peers["scipy cKDTree"] = (
+            median_ms(lambda: spatial.cKDTree(array).query(array, k=k, workers=workers), repeats)
+            if spatial else None
+        )
+        peers["pykdtree"] = (
+            median_ms(lambda: pykdtree.KDTree(array).query(array, k=k), repeats) if pykdtree else None
+        )
+        peers["Open3D"] = None
+        if o3d is not None:
+            points = o3d.core.Tensor(array)
+
+            def open3d_knn():
+                index = o3d.core.nns.NearestNeighborSearch(points)
+                index.knn_index()
+                return index.knn_search(points, k)
+
+            peers["Open3D"] = median_ms(open3d_knn, repeats)
+        rows.append(Row(
+            "knn", f"{n // 1024}k, k={k}", median_ms(lambda: ops.knn(xyz, xyz, k), repeats), peers,
+            cuda_time(lambda d: (lambda x=xyz.to(d): ops.knn(x, x, k)), repeats),
+        ))
+    batch = torch.rand(32, 1024, 3, generator=g)
+    arrays = [batch[i].numpy() for i in range(32)]
+    peers = {
+        "scipy cKDTree": median_ms(
+            lambda: [spatial.cKDTree(a).query(a, k=24, workers=workers) for a in arrays], repeats
+        ) if spatial else None,
+        "pykdtree": median_ms(
+            lambda: [pykdtree.KDTree(a).query(a, k=24) for a in arrays], repeats
+        ) if pykdtree else None,
+        "Open3D": None,
+    }
+    rows.append(Row(
+        "knn", "32 x 1024, k=24", median_ms(lambda: ops.knn(batch, batch, 24), repeats), peers,
+        cuda_time(lambda d: (lambda x=batch.to(d): ops.knn(x, x, 24)), repeats),
+    ))
+    return rows
+
+
+def bench_voxelize(repeats: int, quick: bool) -> list[Row]:
+    spconv_utils = optional("spconv.pytorch.utils")
+    points = kitti_like_sweep()
+    rows = []
+    settings = [
+        ("voxels 0.05x0.05x0.1, 5 pts", [0.05, 0.05, 0.1], 5, 16000),
+        ("pillars 0.16, 32 pts", [0.16, 0.16, 4.0], 32, 16000),
+    ]
+    for label, size, max_points, max_voxels in settings:
+        peers: dict[str, float | None] = {"spconv PointToVoxel": None}
+        if spconv_utils is not None:
+            generator = spconv_utils.PointToVoxel(
+                vsize_xyz=size, coors_range_xyz=KITTI_RANGE, num_point_features=4,
+                max_num_voxels=max_voxels, max_num_points_per_voxel=max_points,
+            )
+            peers["spconv PointToVoxel"] = median_ms(lambda: generator(points), repeats)
+        rows.append(Row(
+            "voxelize", f"{points.shape[0] // 1000}k pts, {label}",
+            median_ms(lambda: ops.voxelize(points, size, KITTI_RANGE, max_points, max_voxels), repeats),
+            peers,
+            cuda_time(lambda d: (lambda p=points.to(d): ops.voxelize(p, size, KITTI_RANGE, max_points, max_voxels)), repeats),
+        ))
+    rows.append(Row(
+        "dynamic_voxelize", f"{points.shape[0] // 1000}k pts, 0.05x0.05x0.1",
+        median_ms(lambda: ops.dynamic_voxelize(points, [0.05, 0.05, 0.1], KITTI_RANGE), repeats), {},
+        cuda_time(lambda d: (lambda p=points.to(d): ops.dynamic_voxelize(p, [0.05, 0.05, 0.1], KITTI_RANGE)), repeats),
+    ))
+    return rows
+
+
+def format_ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def print_table(rows: list[Row], markdown: bool) -> None:
+    peer_names: list[str] = []
+    for row in rows:
+        for name in row.peers:
+            if name not in peer_names:
+                peer_names.append(name)
+    with_cuda = any(row.cuda_ms is not None for row in rows)
+    header = ["op", "size", "geo3d CPU ms"] + ([ "geo3d CUDA ms"] if with_cuda else [])
+    header += [f"{name} ms" for name in peer_names] + ["best peer / geo3d"]
+    table = []
+    for row in rows:
+        available = [v for v in row.peers.values() if v is not None]
+        ratio = f"{min(available) / row.geo3d_ms:.2f}x" if available else "-"
+        line = [row.op, row.size, format_ms(row.geo3d_ms)]
+        line += [format_ms(row.cuda_ms)] if with_cuda else []
+        line += [format_ms(row.peers.get(name)) for name in peer_names] + [ratio]
+        table.append(line)
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join("---" for _ in header) + "|")
+        for line in table:
+            print("| " + " | ".join(line) + " |")
+        return
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *table)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for line in table:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suite", choices=["ops"], help="what to benchmark")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per cell (median)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = parser.parse_args(argv)
+    if not ops.native_available():
+        print("warning: geo3d._C is not built; timing the plain-torch references", file=sys.stderr)
+    print(f"geo3d ops benchmark: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"CUDA {'yes: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no'}; "
+          f"median of {args.repeats} runs", flush=True)
+    rows = []
+    for name, bench in (("fps", bench_fps), ("knn", bench_knn), ("voxelize", bench_voxelize)):
+        print(f"... {name}", file=sys.stderr, flush=True)
+        rows += bench(args.repeats, args.quick)
+    print_table(rows, args.markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
