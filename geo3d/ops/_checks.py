@@ -36,14 +36,25 @@ def check_points(name: str, xyz: torch.Tensor, *, batched: bool = True, dims: in
         raise ValueError(f"Expected '{name}' to be float32 or float64 (got {xyz.dtype})")
 
 
-def check_finite(name: str, values: torch.Tensor, lengths: torch.Tensor | None = None) -> None:
-    """No NaN or inf in ``values`` (B, N, C), looking only at the first ``lengths[b]`` rows."""
+def check_finite(
+    name: str,
+    values: torch.Tensor,
+    lengths: torch.Tensor | None = None,
+    columns: int | None = None,
+) -> None:
+    """No NaN or inf in ``values`` (B, N, C) or (N, C).
+
+    Only the first ``lengths[b]`` rows of a batch and the first ``columns`` channels
+    (default: all) are looked at.
+    """
     if tracing() or values.numel() == 0:
         return
     # Fast path: a finite sum proves every value finite (NaN and inf propagate through a
     # sum); a non-finite sum (or an overflow of huge values) falls through to the exact check.
     if bool(torch.isfinite(values.sum())):
         return
+    if columns is not None:
+        values = values[..., :columns]
     bad = ~torch.isfinite(values).all(dim=-1)
     if lengths is not None and values.dim() == 3:
         positions = torch.arange(values.shape[1], device=values.device)

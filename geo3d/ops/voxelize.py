@@ -112,7 +112,7 @@ def _check_grid(points, voxel_size, point_range) -> tuple[list[float], list[floa
         )
     if sizes[0] * sizes[1] * sizes[2] >= 2**62:
         raise ValueError(f"the voxel grid {sizes} is too large to index")
-    _checks.check_finite("points", points[:, :3])  # features may be NaN; x, y, z not
+    _checks.check_finite("points", points, columns=3)  # features may be NaN; x, y, z not
     return voxel_size, point_range
 
 

@@ -54,62 +54,89 @@ struct KdTree {
   KdTree(const T* xyz, int64_t n, int leaf_size) { build(xyz, n, leaf_size); }
 
   void build(const T* xyz, int64_t n, int leaf_size) {
-    original.resize(n);
-    std::iota(original.begin(), original.end(), int64_t(0));
+    // Partition an array of (x, y, z, index) records in place: contiguous memory, no
+    // indirection through the input while selecting medians.
+    std::vector<Record> records(n);
+    for (int64_t i = 0; i < n; ++i) {
+      records[i] = Record{{xyz[3 * i], xyz[3 * i + 1], xyz[3 * i + 2]}, i};
+    }
     nodes.clear();
     nodes.reserve(n > 0 ? 2 * (n / std::max(1, leaf_size / 2) + 1) : 1);
-    if (n > 0) build_node(xyz, 0, static_cast<int32_t>(n), leaf_size);
+    if (n > 0) build_node(records.data(), 0, static_cast<int32_t>(n), leaf_size);
     x.resize(n);
     y.resize(n);
     z.resize(n);
+    original.resize(n);
     for (int64_t s = 0; s < n; ++s) {
-      const T* p = xyz + 3 * original[s];
-      x[s] = p[0];
-      y[s] = p[1];
-      z[s] = p[2];
+      x[s] = records[s].c[0];
+      y[s] = records[s].c[1];
+      z[s] = records[s].c[2];
+      original[s] = records[s].index;
     }
   }
 
   int64_t size() const { return static_cast<int64_t>(original.size()); }
 
  private:
-  int32_t build_node(const T* xyz, int32_t begin, int32_t end, int leaf_size) {
-    const int32_t id = static_cast<int32_t>(nodes.size());
-    nodes.emplace_back();
+  struct Record {
+    T c[3];
+    int64_t index;
+  };
+
+  // Splits [begin, end) on `axis` near the median and returns the split point. Large ranges
+  // partition around the median of a strided sample (one pass; std::nth_element's
+  // introselect costs several times more and dominated the build); small ranges, and
+  // samples that fail to split, use the exact median.
+  static int32_t split(Record* records, int32_t begin, int32_t end, int axis) {
+    const int32_t count = end - begin;
+    auto less = [axis](const Record& a, const Record& b) { return a.c[axis] < b.c[axis]; };
+    if (count >= 1024) {
+      constexpr int kSample = 63;
+      T sample[kSample];
+      for (int i = 0; i < kSample; ++i) {
+        sample[i] = records[begin + static_cast<int64_t>(count) * (2 * i + 1) / (2 * kSample)].c[axis];
+      }
+      std::nth_element(sample, sample + kSample / 2, sample + kSample);
+      const T pivot = sample[kSample / 2];
+      Record* cut = std::partition(records + begin, records + end,
+                                   [&](const Record& r) { return r.c[axis] < pivot; });
+      if (cut == records + begin) {
+        cut = std::partition(records + begin, records + end,
+                             [&](const Record& r) { return r.c[axis] <= pivot; });
+      }
+      const int32_t at = static_cast<int32_t>(cut - records);
+      if (at > begin + count / 8 && at < end - count / 8) return at;
+    }
+    const int32_t mid = begin + count / 2;
+    std::nth_element(records + begin, records + mid, records + end, less);
+    return mid;
+  }
+
+  // Builds the subtree of records [begin, end) given their bounding box; returns its id.
+  int32_t build_node(Record* records, int32_t begin, int32_t end, int leaf_size) {
     KdNode<T> node;
     node.begin = begin;
     node.end = end;
-    for (int a = 0; a < 3; ++a) {
-      node.lo[a] = xyz[3 * original[begin] + a];
-      node.hi[a] = node.lo[a];
-    }
+    for (int a = 0; a < 3; ++a) node.lo[a] = node.hi[a] = records[begin].c[a];
     for (int32_t s = begin + 1; s < end; ++s) {
-      const T* p = xyz + 3 * original[s];
       for (int a = 0; a < 3; ++a) {
-        node.lo[a] = std::min(node.lo[a], p[a]);
-        node.hi[a] = std::max(node.hi[a], p[a]);
+        node.lo[a] = std::min(node.lo[a], records[s].c[a]);
+        node.hi[a] = std::max(node.hi[a], records[s].c[a]);
       }
     }
-    if (end - begin > leaf_size) {
-      int axis = 0;
-      T extent = node.hi[0] - node.lo[0];
-      for (int a = 1; a < 3; ++a) {
-        if (node.hi[a] - node.lo[a] > extent) {
-          extent = node.hi[a] - node.lo[a];
-          axis = a;
-        }
-      }
-      if (extent > T(0)) {  // all points equal: keep one (large) leaf
-        const int32_t mid = begin + (end - begin) / 2;
-        std::nth_element(original.begin() + begin, original.begin() + mid,
-                         original.begin() + end, [&](int64_t i, int64_t j) {
-                           return xyz[3 * i + axis] < xyz[3 * j + axis];
-                         });
-        node.left = build_node(xyz, begin, mid, leaf_size);
-        node.right = build_node(xyz, mid, end, leaf_size);
-      }
+    const int32_t id = static_cast<int32_t>(nodes.size());
+    nodes.push_back(node);
+    if (end - begin <= leaf_size) return id;
+    int axis = 0;
+    for (int a = 1; a < 3; ++a) {
+      if (node.hi[a] - node.lo[a] > node.hi[axis] - node.lo[axis]) axis = a;
     }
-    nodes[id] = node;
+    if (!(node.hi[axis] - node.lo[axis] > T(0))) return id;  // all points equal: one leaf
+    const int32_t mid = split(records, begin, end, axis);
+    const int32_t left = build_node(records, begin, mid, leaf_size);
+    const int32_t right = build_node(records, mid, end, leaf_size);
+    nodes[id].left = left;
+    nodes[id].right = right;
     return id;
   }
 };

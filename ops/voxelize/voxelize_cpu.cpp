@@ -81,40 +81,42 @@ void point_keys(const T* points, int64_t n, int64_t stride, const Grid& grid, in
 }
 
 // Open addressing with linear probing; capacity a power of two at least twice the keys.
+// Key and value share one entry, so a lookup touches one cache line.
 class VoxelTable {
  public:
   explicit VoxelTable(int64_t max_keys) {
     int64_t capacity = 16;
     while (capacity < 2 * max_keys) capacity <<= 1;
     mask_ = capacity - 1;
-    keys_.assign(capacity, -1);
-    values_.resize(capacity);
+    entries_.assign(capacity, Entry{-1, 0});
   }
 
-  // The slot of `key`; `inserted` tells whether it was new (its value is then unset).
-  int64_t find_or_insert(int64_t key, bool& inserted) {
+  // The value slot of `key`; `inserted` tells whether it was new (its value is then unset).
+  int32_t& find_or_insert(int64_t key, bool& inserted) {
     uint64_t h = static_cast<uint64_t>(key) * 0x9E3779B97F4A7C15ull;
     int64_t slot = static_cast<int64_t>(h >> 20) & mask_;
     while (true) {
-      if (keys_[slot] == key) {
+      Entry& entry = entries_[slot];
+      if (entry.key == key) {
         inserted = false;
-        return slot;
+        return entry.value;
       }
-      if (keys_[slot] == -1) {
-        keys_[slot] = key;
+      if (entry.key == -1) {
+        entry.key = key;
         inserted = true;
-        return slot;
+        return entry.value;
       }
       slot = (slot + 1) & mask_;
     }
   }
 
-  int32_t& value(int64_t slot) { return values_[slot]; }
-
  private:
+  struct Entry {
+    int64_t key;
+    int32_t value;
+  };
   int64_t mask_;
-  std::vector<int64_t> keys_;
-  std::vector<int32_t> values_;
+  std::vector<Entry> entries_;
 };
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> voxelize_cpu(const at::Tensor& points,
@@ -145,20 +147,28 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> voxelize_cpu(const at::Tensor& po
   int64_t inside = 0;
   for (int64_t i = 0; i < n; ++i) inside += keys[i] >= 0;
   VoxelTable table(inside);
+  int64_t last_key = -1;  // consecutive LiDAR points often share a voxel: skip the lookup
+  int32_t last_voxel = -1;
   for (int64_t i = 0; i < n; ++i) {
-    if (keys[i] < 0) continue;
-    bool inserted;
-    const int64_t slot = table.find_or_insert(keys[i], inserted);
-    if (inserted) {
-      if (static_cast<int64_t>(counts.size()) >= max_voxels) {
-        table.value(slot) = -1;  // remembered as dropped
-        continue;
+    const int64_t key = keys[i];
+    if (key < 0) continue;
+    int32_t voxel = last_voxel;
+    if (key != last_key) {
+      bool inserted;
+      int32_t& value = table.find_or_insert(key, inserted);
+      if (inserted) {
+        if (static_cast<int64_t>(counts.size()) >= max_voxels) {
+          value = -1;  // remembered as dropped
+        } else {
+          value = static_cast<int32_t>(counts.size());
+          counts.push_back(0);
+          first_point.push_back(i);
+        }
       }
-      table.value(slot) = static_cast<int32_t>(counts.size());
-      counts.push_back(0);
-      first_point.push_back(i);
+      voxel = value;
+      last_key = key;
+      last_voxel = voxel;
     }
-    const int32_t voxel = table.value(slot);
     if (voxel < 0 || counts[voxel] >= max_points_per_voxel) continue;
     voxel_of_point[i] = voxel;
     slot_of_point[i] = counts[voxel]++;
