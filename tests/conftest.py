@@ -5,7 +5,9 @@ import torch
 
 SHARED_DATA = os.environ.get(
     "GEO3D_SHARED_DATA",
-    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data"),
+    os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data"
+    ),
 )
 
 

@@ -17,8 +17,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -62,7 +62,16 @@ def optional(module: str):
 
 def kitti_like_sweep(num_points: int = 120_000, seed: int = 0) -> torch.Tensor:
     """A LiDAR-like sweep: rings of points on a ground plane and objects, with intensity."""
-    shared = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data", "kitti", "training", "velodyne", "000000.bin")
+    shared = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        "..",
+        "shared",
+        "data",
+        "kitti",
+        "training",
+        "velodyne",
+        "000000.bin",
+    )
     if os.path.exists(shared):
         points = np.fromfile(shared, dtype=np.float32).reshape(-1, 4)
         return torch.from_numpy(points[:num_points].copy())
@@ -74,19 +83,25 @@ def kitti_like_sweep(num_points: int = 120_000, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(points.astype(np.float32))
 
 
-def cuda_time(fn_cpu_args: Callable[[str], Callable[[], object]], repeats: int) -> float | None:
+def time_on_cuda(
+    fn: Callable[..., object], tensors: list[torch.Tensor], repeats: int
+) -> float | None:
+    """Time ``fn(*tensors)`` with the tensors moved to the GPU; None without one."""
     if not torch.cuda.is_available():
         return None
-    return median_ms(fn_cpu_args("cuda"), repeats, sync_cuda=True)
+    moved = [t.cuda() for t in tensors]
+    return median_ms(lambda: fn(*moved), repeats, sync_cuda=True)
 
 
 def bench_fps(repeats: int, quick: bool) -> list[Row]:
     fpsample = optional("fpsample")
     o3d = optional("open3d")
     rows = []
-    sizes = [(8192, 2048), (65536, 16384), (65536, 4096)] if quick else [
-        (8192, 2048), (65536, 16384), (262144, 65536), (262144, 16384)
-    ]
+    sizes = (
+        [(8192, 2048), (65536, 16384), (65536, 4096)]
+        if quick
+        else [(8192, 2048), (65536, 16384), (262144, 65536), (262144, 16384)]
+    )
     g = torch.Generator().manual_seed(0)
     for n, m in sizes:
         xyz = torch.rand(1, n, 3, generator=g) * torch.tensor([70.0, 80.0, 4.0])
@@ -94,33 +109,52 @@ def bench_fps(repeats: int, quick: bool) -> list[Row]:
         peers: dict[str, float | None] = {}
         peers["fpsample (bucket)"] = (
             median_ms(lambda: fpsample.bucket_fps_kdline_sampling(array, m, h=7), repeats)
-            if fpsample else None
+            if fpsample
+            else None
         )
         if o3d is not None and n * m <= 65536 * 16384:
             cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(array.astype(np.float64)))
-            peers["Open3D"] = median_ms(lambda: cloud.farthest_point_down_sample(m), max(1, repeats // 3))
+            peers["Open3D"] = median_ms(
+                lambda: cloud.farthest_point_down_sample(m), max(1, repeats // 3)
+            )
         else:
             peers["Open3D"] = None
-        rows.append(Row(
-            "fps", f"{n // 1024}k -> {m // 1024}k",
-            median_ms(lambda: ops.farthest_point_sample(xyz, m), repeats), peers,
-            cuda_time(lambda d: (lambda x=xyz.to(d): ops.farthest_point_sample(x, m)), repeats),
-        ))
+        rows.append(
+            Row(
+                "fps",
+                f"{n // 1024}k -> {m // 1024}k",
+                median_ms(lambda: ops.farthest_point_sample(xyz, m), repeats),
+                peers,
+                time_on_cuda(lambda x: ops.farthest_point_sample(x, m), [xyz], repeats),
+            )
+        )
     batch = torch.rand(32, 1024, 3, generator=g)
     arrays = [batch[i].numpy() for i in range(32)]
     peers = {
         "fpsample (bucket)": median_ms(
             lambda: [fpsample.bucket_fps_kdline_sampling(a, 512, h=5) for a in arrays], repeats
-        ) if fpsample else None,
+        )
+        if fpsample
+        else None,
         "Open3D": None,
     }
     if o3d is not None:
-        clouds = [o3d.geometry.PointCloud(o3d.utility.Vector3dVector(a.astype(np.float64))) for a in arrays]
-        peers["Open3D"] = median_ms(lambda: [c.farthest_point_down_sample(512) for c in clouds], repeats)
-    rows.append(Row(
-        "fps", "32 x 1024 -> 512", median_ms(lambda: ops.farthest_point_sample(batch, 512), repeats),
-        peers, cuda_time(lambda d: (lambda x=batch.to(d): ops.farthest_point_sample(x, 512)), repeats),
-    ))
+        clouds = [
+            o3d.geometry.PointCloud(o3d.utility.Vector3dVector(a.astype(np.float64)))
+            for a in arrays
+        ]
+        peers["Open3D"] = median_ms(
+            lambda: [c.farthest_point_down_sample(512) for c in clouds], repeats
+        )
+    rows.append(
+        Row(
+            "fps",
+            "32 x 1024 -> 512",
+            median_ms(lambda: ops.farthest_point_sample(batch, 512), repeats),
+            peers,
+            time_on_cuda(lambda x: ops.farthest_point_sample(x, 512), [batch], repeats),
+        )
+    )
     return rows
 
 
@@ -140,10 +174,13 @@ def bench_knn(repeats: int, quick: bool) -> list[Row]:
         peers: dict[str, float | None] = {}
         peers["scipy cKDTree"] = (
             median_ms(lambda: spatial.cKDTree(array).query(array, k=k, workers=workers), repeats)
-            if spatial else None
+            if spatial
+            else None
         )
         peers["pykdtree"] = (
-            median_ms(lambda: pykdtree.KDTree(array).query(array, k=k), repeats) if pykdtree else None
+            median_ms(lambda: pykdtree.KDTree(array).query(array, k=k), repeats)
+            if pykdtree
+            else None
         )
         peers["Open3D"] = None
         if o3d is not None:
@@ -155,25 +192,37 @@ def bench_knn(repeats: int, quick: bool) -> list[Row]:
                 return index.knn_search(points, k)
 
             peers["Open3D"] = median_ms(open3d_knn, repeats)
-        rows.append(Row(
-            "knn", f"{n // 1024}k, k={k}", median_ms(lambda: ops.knn(xyz, xyz, k), repeats), peers,
-            cuda_time(lambda d: (lambda x=xyz.to(d): ops.knn(x, x, k)), repeats),
-        ))
+        rows.append(
+            Row(
+                "knn",
+                f"{n // 1024}k, k={k}",
+                median_ms(lambda: ops.knn(xyz, xyz, k), repeats),
+                peers,
+                time_on_cuda(lambda x: ops.knn(x, x, k), [xyz], repeats),
+            )
+        )
     batch = torch.rand(32, 1024, 3, generator=g)
     arrays = [batch[i].numpy() for i in range(32)]
     peers = {
         "scipy cKDTree": median_ms(
             lambda: [spatial.cKDTree(a).query(a, k=24, workers=workers) for a in arrays], repeats
-        ) if spatial else None,
-        "pykdtree": median_ms(
-            lambda: [pykdtree.KDTree(a).query(a, k=24) for a in arrays], repeats
-        ) if pykdtree else None,
+        )
+        if spatial
+        else None,
+        "pykdtree": median_ms(lambda: [pykdtree.KDTree(a).query(a, k=24) for a in arrays], repeats)
+        if pykdtree
+        else None,
         "Open3D": None,
     }
-    rows.append(Row(
-        "knn", "32 x 1024, k=24", median_ms(lambda: ops.knn(batch, batch, 24), repeats), peers,
-        cuda_time(lambda d: (lambda x=batch.to(d): ops.knn(x, x, 24)), repeats),
-    ))
+    rows.append(
+        Row(
+            "knn",
+            "32 x 1024, k=24",
+            median_ms(lambda: ops.knn(batch, batch, 24), repeats),
+            peers,
+            time_on_cuda(lambda x: ops.knn(x, x, 24), [batch], repeats),
+        )
+    )
     return rows
 
 
@@ -189,21 +238,41 @@ def bench_voxelize(repeats: int, quick: bool) -> list[Row]:
         peers: dict[str, float | None] = {"spconv PointToVoxel": None}
         if spconv_utils is not None:
             generator = spconv_utils.PointToVoxel(
-                vsize_xyz=size, coors_range_xyz=KITTI_RANGE, num_point_features=4,
-                max_num_voxels=max_voxels, max_num_points_per_voxel=max_points,
+                vsize_xyz=size,
+                coors_range_xyz=KITTI_RANGE,
+                num_point_features=4,
+                max_num_voxels=max_voxels,
+                max_num_points_per_voxel=max_points,
             )
             peers["spconv PointToVoxel"] = median_ms(lambda: generator(points), repeats)
-        rows.append(Row(
-            "voxelize", f"{points.shape[0] // 1000}k pts, {label}",
-            median_ms(lambda: ops.voxelize(points, size, KITTI_RANGE, max_points, max_voxels), repeats),
-            peers,
-            cuda_time(lambda d: (lambda p=points.to(d): ops.voxelize(p, size, KITTI_RANGE, max_points, max_voxels)), repeats),
-        ))
-    rows.append(Row(
-        "dynamic_voxelize", f"{points.shape[0] // 1000}k pts, 0.05x0.05x0.1",
-        median_ms(lambda: ops.dynamic_voxelize(points, [0.05, 0.05, 0.1], KITTI_RANGE), repeats), {},
-        cuda_time(lambda d: (lambda p=points.to(d): ops.dynamic_voxelize(p, [0.05, 0.05, 0.1], KITTI_RANGE)), repeats),
-    ))
+        rows.append(
+            Row(
+                "voxelize",
+                f"{points.shape[0] // 1000}k pts, {label}",
+                median_ms(
+                    lambda: ops.voxelize(points, size, KITTI_RANGE, max_points, max_voxels), repeats
+                ),
+                peers,
+                time_on_cuda(
+                    lambda p: ops.voxelize(p, size, KITTI_RANGE, max_points, max_voxels),
+                    [points],
+                    repeats,
+                ),
+            )
+        )
+    rows.append(
+        Row(
+            "dynamic_voxelize",
+            f"{points.shape[0] // 1000}k pts, 0.05x0.05x0.1",
+            median_ms(
+                lambda: ops.dynamic_voxelize(points, [0.05, 0.05, 0.1], KITTI_RANGE), repeats
+            ),
+            {},
+            time_on_cuda(
+                lambda p: ops.dynamic_voxelize(p, [0.05, 0.05, 0.1], KITTI_RANGE), [points], repeats
+            ),
+        )
+    )
     return rows
 
 
@@ -218,7 +287,7 @@ def print_table(rows: list[Row], markdown: bool) -> None:
             if name not in peer_names:
                 peer_names.append(name)
     with_cuda = any(row.cuda_ms is not None for row in rows)
-    header = ["op", "size", "geo3d CPU ms"] + ([ "geo3d CUDA ms"] if with_cuda else [])
+    header = ["op", "size", "geo3d CPU ms"] + (["geo3d CUDA ms"] if with_cuda else [])
     header += [f"{name} ms" for name in peer_names] + ["best peer / geo3d"]
     table = []
     for row in rows:
@@ -242,7 +311,9 @@ def print_table(rows: list[Row], markdown: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("suite", choices=["ops"], help="what to benchmark")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per cell (median)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -250,9 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not ops.native_available():
         print("warning: geo3d._C is not built; timing the plain-torch references", file=sys.stderr)
-    print(f"geo3d ops benchmark: torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"CUDA {'yes: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no'}; "
-          f"median of {args.repeats} runs", flush=True)
+    print(
+        f"geo3d ops benchmark: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"CUDA {'yes: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no'}; "
+        f"median of {args.repeats} runs",
+        flush=True,
+    )
     rows = []
     for name, bench in (("fps", bench_fps), ("knn", bench_knn), ("voxelize", bench_voxelize)):
         print(f"... {name}", file=sys.stderr, flush=True)

@@ -62,13 +62,17 @@ def main() -> int:
         open(os.path.join(stub, "cuda_cmake_macros.h"), "w").close()
         for path in kernels:
             result = compile_kernel(path, tmp)
-            print(f"{'ok  ' if result.returncode == 0 else 'FAIL'} nvcc -c {os.path.relpath(path, ROOT)}")
+            print(
+                f"{'ok  ' if result.returncode == 0 else 'FAIL'} nvcc -c {os.path.relpath(path, ROOT)}"
+            )
             failures += result.returncode != 0
             if result.returncode:
                 print(result.stderr)
         for path in glue:
             result = check_glue(path, tmp)
-            print(f"{'ok  ' if result.returncode == 0 else 'FAIL'} g++ -fsyntax-only {os.path.relpath(path, ROOT)}")
+            print(
+                f"{'ok  ' if result.returncode == 0 else 'FAIL'} g++ -fsyntax-only {os.path.relpath(path, ROOT)}"
+            )
             failures += result.returncode != 0
             if result.returncode:
                 print(result.stderr)

@@ -6,7 +6,7 @@ or ``torch.export`` traces, where values are not known; the kernels check again.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -24,9 +24,7 @@ def check_points(name: str, xyz: torch.Tensor, *, batched: bool = True, dims: in
         raise TypeError(f"Expected '{name}' to be a torch.Tensor (got {type(xyz).__name__})")
     if batched:
         if xyz.dim() != 3 or xyz.shape[-1] != dims:
-            raise ValueError(
-                f"Expected '{name}' of shape (B, N, {dims}) (got {tuple(xyz.shape)})"
-            )
+            raise ValueError(f"Expected '{name}' of shape (B, N, {dims}) (got {tuple(xyz.shape)})")
     else:
         if xyz.dim() != 2 or xyz.shape[-1] < dims:
             raise ValueError(
@@ -61,9 +59,7 @@ def check_finite(
         bad &= positions[None, :] < lengths[:, None]
     if bool(bad.any()):
         where = bad.nonzero()[0].tolist()
-        raise ValueError(
-            f"'{name}' has NaN or inf coordinates (first at index {tuple(where)})"
-        )
+        raise ValueError(f"'{name}' has NaN or inf coordinates (first at index {tuple(where)})")
 
 
 def resolve_lengths(

@@ -91,7 +91,9 @@ def farthest_point_sample(
     elif isinstance(start_idx, int) and not isinstance(start_idx, bool):
         start = torch.full((batch,), start_idx, dtype=torch.int64, device=xyz.device)
     else:
-        raise TypeError(f"Expected 'start_idx' to be an int or a tensor (got {type(start_idx).__name__})")
+        raise TypeError(
+            f"Expected 'start_idx' to be an int or a tensor (got {type(start_idx).__name__})"
+        )
     if not _checks.tracing():
         bad = (start < 0) | ((start >= lengths) & (lengths > 0))
         if bool(bad.any()):

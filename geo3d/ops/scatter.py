@@ -47,7 +47,9 @@ def scatter_reference(src, index, num_segments, reduce):
         weighted = src.new_zeros((num_segments, channels)).index_add_(0, index, weights * src)
         nonempty = counts > 0
         out = torch.where(nonempty, weighted / total.clamp(min=torch.finfo(src.dtype).tiny), 0.0)
-        lse = torch.where(nonempty, peak + torch.log(total.clamp(min=torch.finfo(src.dtype).tiny)), 0.0)
+        lse = torch.where(
+            nonempty, peak + torch.log(total.clamp(min=torch.finfo(src.dtype).tiny)), 0.0
+        )
         return out.to(src.dtype), empty_long, lse.to(src.dtype)
     raise ValueError(f"'reduce' must be one of {REDUCTIONS} (got {reduce!r})")
 
@@ -108,9 +110,7 @@ def scatter(
     among ties; ``soft`` uses the exact gradient ``w_i (1 + a_i - y)``.
     """
     if not isinstance(src, torch.Tensor) or src.dim() != 2:
-        raise ValueError(
-            f"Expected 'src' of shape (N, C) (got {getattr(src, 'shape', type(src))})"
-        )
+        raise ValueError(f"Expected 'src' of shape (N, C) (got {getattr(src, 'shape', type(src))})")
     if src.dtype not in _checks.FLOAT_DTYPES:
         raise ValueError(f"Expected 'src' to be float32 or float64 (got {src.dtype})")
     if not isinstance(index, torch.Tensor) or index.dim() != 1:
@@ -120,9 +120,7 @@ def scatter(
     if index.dtype != torch.int64:
         raise ValueError(f"Expected 'index' to be int64 (got {index.dtype})")
     if index.shape[0] != src.shape[0]:
-        raise ValueError(
-            f"'index' has {index.shape[0]} entries but 'src' has {src.shape[0]} rows"
-        )
+        raise ValueError(f"'index' has {index.shape[0]} entries but 'src' has {src.shape[0]} rows")
     if index.device != src.device:
         raise ValueError(f"'index' is on {index.device} but 'src' is on {src.device}")
     if isinstance(num_segments, bool) or not isinstance(num_segments, int) or num_segments < 0:

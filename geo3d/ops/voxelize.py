@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -96,7 +96,9 @@ def _check_grid(points, voxel_size, point_range) -> tuple[list[float], list[floa
     voxel_size = _as_floats(voxel_size)
     point_range = _as_floats(point_range)
     if len(voxel_size) != 3:
-        raise ValueError(f"Expected 'voxel_size' to have 3 values (x, y, z) (got {len(voxel_size)})")
+        raise ValueError(
+            f"Expected 'voxel_size' to have 3 values (x, y, z) (got {len(voxel_size)})"
+        )
     if not all(v > 0 and v != float("inf") for v in voxel_size):
         raise ValueError(f"'voxel_size' must be positive and finite (got {voxel_size})")
     if len(point_range) != 6:

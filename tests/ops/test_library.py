@@ -16,9 +16,23 @@ OPCHECK_CASES = {
         torch.randn(2, 64, 5, generator=G, dtype=torch.float64, requires_grad=True),
         torch.randint(-1, 64, (2, 30), generator=G),
     ),
-    "gather_points_backward": (torch.randn(2, 30, 5, generator=G), torch.randint(-1, 64, (2, 30), generator=G), 64),
-    "voxelize": (torch.rand(300, 4, generator=G) * 4, [0.5, 0.5, 0.5], [0.0, 0.0, 0.0, 4.0, 4.0, 2.0], 4, 60),
-    "dynamic_voxelize": (torch.rand(300, 4, generator=G) * 4, [0.5, 0.5, 0.5], [0.0, 0.0, 0.0, 4.0, 4.0, 2.0]),
+    "gather_points_backward": (
+        torch.randn(2, 30, 5, generator=G),
+        torch.randint(-1, 64, (2, 30), generator=G),
+        64,
+    ),
+    "voxelize": (
+        torch.rand(300, 4, generator=G) * 4,
+        [0.5, 0.5, 0.5],
+        [0.0, 0.0, 0.0, 4.0, 4.0, 2.0],
+        4,
+        60,
+    ),
+    "dynamic_voxelize": (
+        torch.rand(300, 4, generator=G) * 4,
+        [0.5, 0.5, 0.5],
+        [0.0, 0.0, 0.0, 4.0, 4.0, 2.0],
+    ),
 }
 for reduce in ops.REDUCTIONS:
     OPCHECK_CASES[f"scatter[{reduce}]"] = (
@@ -65,7 +79,9 @@ def test_torch_export_sees_the_ops():
     targets = {str(node.target) for node in program.graph.nodes if node.op == "call_function"}
     assert {"geo3d.farthest_point_sample.default", "geo3d.knn.default"} <= targets
     other_xyz, other_feats = torch.rand(2, 128, 3), torch.randn(2, 128, 6)
-    assert torch.equal(program.module()(other_xyz, other_feats), sample_and_group(other_xyz, other_feats))
+    assert torch.equal(
+        program.module()(other_xyz, other_feats), sample_and_group(other_xyz, other_feats)
+    )
 
 
 def test_export_of_voxelize_has_a_dynamic_voxel_count():
@@ -126,7 +142,9 @@ def test_native_kernels_refuse_garbage(case):
 def test_native_voxelize_survives_extreme_coordinates():
     # Values that overflow int when divided (the Python wrapper rejects inf/NaN; huge is legal).
     points = torch.tensor([[3e38, 0.5, 0.5], [-3e38, 0.5, 0.5], [0.5, 0.5, 0.5]])
-    voxels, coords, num = torch.ops.geo3d.voxelize(points, [1.0, 1.0, 1.0], [0.0, 0, 0, 1, 1, 1], 2, 3)
+    voxels, coords, num = torch.ops.geo3d.voxelize(
+        points, [1.0, 1.0, 1.0], [0.0, 0, 0, 1, 1, 1], 2, 3
+    )
     assert num.tolist() == [1] and coords.tolist() == [[0, 0, 0]]
     nan_points = torch.tensor([[float("nan"), 0.5, 0.5], [0.5, 0.5, 0.5]])
     coords = torch.ops.geo3d.dynamic_voxelize(nan_points, [1.0, 1.0, 1.0], [0.0, 0, 0, 1, 1, 1])

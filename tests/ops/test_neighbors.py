@@ -21,7 +21,10 @@ def make_pair(batch, q, n, dtype, seed, duplicates=False, device="cpu"):
 
 @pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("batch,q,n,k", [(1, 1, 1, 1), (3, 40, 50, 5), (2, 300, 700, 16), (4, 128, 20, 32), (1, 2000, 5000, 24)])
+@pytest.mark.parametrize(
+    "batch,q,n,k",
+    [(1, 1, 1, 1), (3, 40, 50, 5), (2, 300, 700, 16), (4, 128, 20, 32), (1, 2000, 5000, 24)],
+)
 def test_knn_matches_reference(device, dtype, batch, q, n, k):
     query, support, qlen, slen = make_pair(batch, q, n, dtype, seed=q + n + k, device=device)
     dist, idx = ops.knn(query, support, k, qlen, slen)
@@ -37,15 +40,21 @@ def test_knn_self_query_and_large_cloud():
     xyz = torch.rand(1, 20000, 3, generator=g) * 30
     dist, idx = ops.knn(xyz, xyz, 16)
     sample = torch.randperm(20000, generator=g)[:500]
-    want_dist, want_idx = ops.knn_reference(xyz[:, sample], xyz, torch.tensor([500]), torch.tensor([20000]), 16)
+    want_dist, want_idx = ops.knn_reference(
+        xyz[:, sample], xyz, torch.tensor([500]), torch.tensor([20000]), 16
+    )
     assert torch.equal(idx[:, sample], want_idx)
     assert torch.equal(dist[:, sample], want_dist)
     assert torch.equal(idx[0, :, 0], torch.arange(20000))  # each point is its own nearest
 
 
 @given(
-    batch=st.integers(1, 3), q=st.integers(1, 60), n=st.integers(1, 90),
-    k=st.integers(1, 40), seed=st.integers(0, 2**31 - 1), duplicates=st.booleans(),
+    batch=st.integers(1, 3),
+    q=st.integers(1, 60),
+    n=st.integers(1, 90),
+    k=st.integers(1, 40),
+    seed=st.integers(0, 2**31 - 1),
+    duplicates=st.booleans(),
 )
 @settings(max_examples=60, deadline=None)
 def test_knn_property(batch, q, n, k, seed, duplicates):
@@ -83,7 +92,10 @@ def test_knn_bad_input(args, match):
 
 @pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("batch,q,n,radius,max_neighbors", [(1, 1, 1, 0.5, 1), (3, 50, 80, 0.3, 8), (2, 400, 3000, 0.1, 32), (2, 100, 100, 2.0, 16)])
+@pytest.mark.parametrize(
+    "batch,q,n,radius,max_neighbors",
+    [(1, 1, 1, 0.5, 1), (3, 50, 80, 0.3, 8), (2, 400, 3000, 0.1, 32), (2, 100, 100, 2.0, 16)],
+)
 def test_ball_query_matches_reference(device, dtype, batch, q, n, radius, max_neighbors):
     query, support, qlen, slen = make_pair(batch, q, n, dtype, seed=q * n, device=device)
     got = ops.ball_query(query, support, radius, max_neighbors, qlen, slen)
@@ -93,8 +105,12 @@ def test_ball_query_matches_reference(device, dtype, batch, q, n, radius, max_ne
 
 
 @given(
-    batch=st.integers(1, 3), q=st.integers(1, 50), n=st.integers(1, 80),
-    m=st.integers(1, 20), radius=st.floats(0.01, 2.0), seed=st.integers(0, 2**31 - 1),
+    batch=st.integers(1, 3),
+    q=st.integers(1, 50),
+    n=st.integers(1, 80),
+    m=st.integers(1, 20),
+    radius=st.floats(0.01, 2.0),
+    seed=st.integers(0, 2**31 - 1),
     duplicates=st.booleans(),
 )
 @settings(max_examples=60, deadline=None)
@@ -112,7 +128,15 @@ def test_ball_query_is_strict_and_in_index_order():
     assert ops.ball_query(query, support, 1.0, 2).tolist() == [[[2, 3]]]
 
 
-@pytest.mark.parametrize("radius,m,match", [(0.0, 4, "radius"), (-1.0, 4, "radius"), (float("nan"), 4, "radius"), (1.0, 0, "max_neighbors")])
+@pytest.mark.parametrize(
+    "radius,m,match",
+    [
+        (0.0, 4, "radius"),
+        (-1.0, 4, "radius"),
+        (float("nan"), 4, "radius"),
+        (1.0, 0, "max_neighbors"),
+    ],
+)
 def test_ball_query_bad_input(radius, m, match):
     with pytest.raises(ValueError, match=match):
         ops.ball_query(torch.rand(1, 4, 3), torch.rand(1, 4, 3), radius, m)

@@ -44,7 +44,9 @@ def test_fps_property_random_and_duplicate_points(n, m, batch, seed, grid):
         xyz = torch.floor(xyz * 3)
     lengths = random_lengths(batch, n, g)
     got = ops.farthest_point_sample(xyz, m, lengths)
-    want = ops.farthest_point_sample_reference(xyz, lengths, m, torch.zeros(batch, dtype=torch.long))
+    want = ops.farthest_point_sample_reference(
+        xyz, lengths, m, torch.zeros(batch, dtype=torch.long)
+    )
     assert torch.equal(got, want)
 
 
@@ -52,7 +54,9 @@ def test_fps_large_cloud_with_duplicates_uses_tree_path():
     g = torch.Generator().manual_seed(5)
     xyz = torch.floor(torch.rand(1, 50000, 3, generator=g) * 20)  # 8000 distinct positions
     got = ops.farthest_point_sample(xyz, 600)
-    want = ops.farthest_point_sample_reference(xyz, torch.tensor([50000]), 600, torch.zeros(1, dtype=torch.long))
+    want = ops.farthest_point_sample_reference(
+        xyz, torch.tensor([50000]), 600, torch.zeros(1, dtype=torch.long)
+    )
     assert torch.equal(got, want)
 
 

@@ -46,8 +46,12 @@ def test_scatter_matches_references(device, dtype, reduce):
 
 
 @given(
-    n=st.integers(0, 60), segments=st.integers(1, 12), channels=st.integers(1, 5),
-    reduce=st.sampled_from(ops.REDUCTIONS), seed=st.integers(0, 2**31 - 1), scale=st.sampled_from([1.0, 100.0]),
+    n=st.integers(0, 60),
+    segments=st.integers(1, 12),
+    channels=st.integers(1, 5),
+    reduce=st.sampled_from(ops.REDUCTIONS),
+    seed=st.integers(0, 2**31 - 1),
+    scale=st.sampled_from([1.0, 100.0]),
 )
 @settings(max_examples=60, deadline=None)
 def test_scatter_property(n, segments, channels, reduce, seed, scale):

@@ -29,15 +29,24 @@ def test_voxelize_matches_reference(dtype, max_points, max_voxels):
 
 
 @given(
-    n=st.integers(0, 300), seed=st.integers(0, 2**31 - 1), max_points=st.integers(1, 6),
-    max_voxels=st.integers(1, 200), size=st.floats(0.05, 2.0), duplicates=st.booleans(),
+    n=st.integers(0, 300),
+    seed=st.integers(0, 2**31 - 1),
+    max_points=st.integers(1, 6),
+    max_voxels=st.integers(1, 200),
+    size=st.floats(0.05, 2.0),
+    duplicates=st.booleans(),
 )
 @settings(max_examples=60, deadline=None)
 def test_voxelize_property(n, seed, max_points, max_voxels, size, duplicates):
     points = random_points(n, 4, seed)
     if duplicates:
         points = torch.round(points)
-    args = ([size, size * 0.7, size * 1.3], [-2.0, -2.0, -2.0, 2.0, 2.0, 2.0], max_points, max_voxels)
+    args = (
+        [size, size * 0.7, size * 1.3],
+        [-2.0, -2.0, -2.0, 2.0, 2.0, 2.0],
+        max_points,
+        max_voxels,
+    )
     for g, w in zip(ops.voxelize(points, *args), ops.voxelize_reference(points, *args)):
         assert torch.equal(g, w)
     coords = ops.dynamic_voxelize(points, args[0], args[1])
@@ -123,8 +132,11 @@ def test_voxelize_matches_spconv_on_kitti(shared_data, voxel_size, max_points, m
     spconv_utils = pytest.importorskip("spconv.pytorch.utils")
     points = load_kitti(shared_data)
     generator = spconv_utils.PointToVoxel(
-        vsize_xyz=voxel_size, coors_range_xyz=KITTI_RANGE, num_point_features=4,
-        max_num_voxels=max_voxels, max_num_points_per_voxel=max_points,
+        vsize_xyz=voxel_size,
+        coors_range_xyz=KITTI_RANGE,
+        num_point_features=4,
+        max_num_voxels=max_voxels,
+        max_num_points_per_voxel=max_points,
     )
     want_voxels, want_coords, want_num = generator(points)
     voxels, coords, num = ops.voxelize(points, voxel_size, KITTI_RANGE, max_points, max_voxels)
