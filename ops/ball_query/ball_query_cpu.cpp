@@ -51,6 +51,7 @@ at::Tensor ball_query_cpu(const at::Tensor& query, const at::Tensor& support,
   TORCH_CHECK(radius > 0, "geo3d: 'radius' must be positive, got ", radius);
   TORCH_CHECK(max_neighbors >= 1, "geo3d: 'max_neighbors' must be at least 1");
   const int64_t batch = query.size(0), num_queries = query.size(1), n = support.size(1);
+  TORCH_CHECK(n < (int64_t(1) << 31), "geo3d: clouds of 2^31 points or more are not supported ('support' has ", n, ")");
   check_lengths_tensor(query_lengths, "query_lengths", batch, num_queries);
   check_lengths_tensor(support_lengths, "support_lengths", batch, n);
   check_lengths_values(query_lengths, "query_lengths", num_queries);

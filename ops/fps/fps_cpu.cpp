@@ -225,6 +225,7 @@ at::Tensor farthest_point_sample_cpu(const at::Tensor& xyz, const at::Tensor& le
   TORCH_CHECK(xyz.device().is_cpu(), "geo3d: 'xyz' must be a CPU tensor here");
   TORCH_CHECK(num_samples >= 1, "geo3d: 'num_samples' must be at least 1, got ", num_samples);
   const int64_t batch = xyz.size(0), n = xyz.size(1);
+  TORCH_CHECK(n < (int64_t(1) << 31), "geo3d: clouds of 2^31 points or more are not supported ('xyz' has ", n, ")");
   check_lengths_tensor(lengths, "lengths", batch, n);
   check_lengths_values(lengths, "lengths", n);
   check_lengths_tensor(start_idx, "start_idx", batch, n);

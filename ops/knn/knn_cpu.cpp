@@ -101,6 +101,7 @@ std::tuple<at::Tensor, at::Tensor> knn_cpu(const at::Tensor& query, const at::Te
   TORCH_CHECK(query.size(0) == support.size(0), "geo3d: 'query' and 'support' batch sizes differ");
   TORCH_CHECK(k >= 1, "geo3d: 'k' must be at least 1, got ", k);
   const int64_t batch = query.size(0), num_queries = query.size(1), n = support.size(1);
+  TORCH_CHECK(n < (int64_t(1) << 31), "geo3d: clouds of 2^31 points or more are not supported ('support' has ", n, ")");
   check_lengths_tensor(query_lengths, "query_lengths", batch, num_queries);
   check_lengths_tensor(support_lengths, "support_lengths", batch, n);
   check_lengths_values(query_lengths, "query_lengths", num_queries);

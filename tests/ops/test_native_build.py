@@ -56,3 +56,23 @@ def test_every_cuda_source_compiles_without_cuda_torch():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("ok") >= 8
+
+
+def test_skip_native_environment_variable_builds_no_extension():
+    env = dict(os.environ, GEO3D_SKIP_NATIVE="1")
+    result = subprocess.run(
+        [sys.executable, "setup.py", "--name"], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert "not building geo3d._C" in result.stdout
+
+
+def test_ruff_lint_is_clean():
+    ruff = pytest.importorskip("ruff")  # noqa: F841  (installed with the dev requirements)
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "geo3d", "tools", "tests", "setup.py"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
