@@ -42,6 +42,9 @@ SCHEMAS: dict[str, str] = {
     "scatter": (
         "(Tensor src, Tensor index, int num_segments, str reduce) -> (Tensor, Tensor, Tensor)"
     ),
+    "scatter_soft_backward": (
+        "(Tensor grad_out, Tensor src, Tensor index, Tensor out, Tensor lse) -> Tensor"
+    ),
 }
 
 _library = torch.library.Library(NAMESPACE, "DEF")

@@ -54,6 +54,23 @@ def scatter_reference(src, index, num_segments, reduce):
     raise ValueError(f"'reduce' must be one of {REDUCTIONS} (got {reduce!r})")
 
 
+@register_reference("scatter_soft_backward")
+def scatter_soft_backward_reference(grad_out, src, index, out, lse):
+    """The gradient of ``reduce="soft"`` in ``src (N, C)`` given ``grad_out (S, C)``.
+
+    ``y = sum_i w_i a_i`` with ``w = softmax(a)`` per segment and channel, so
+    ``dy/da_i = w_i (1 + a_i - y)``: SoftPool's exact gradient (its official CUDA kernel
+    treats the weights as constants instead). ``w_i = exp(a_i - lse)``.
+    """
+    weights = torch.exp(src - lse[index])
+    return weights * grad_out[index] * (1 + src - out[index])
+
+
+@torch.library.register_fake("geo3d::scatter_soft_backward")
+def _scatter_soft_backward_fake(grad_out, src, index, out, lse):
+    return torch.empty_like(src)
+
+
 @torch.library.register_fake("geo3d::scatter")
 def _scatter_fake(src, index, num_segments, reduce):
     channels = src.shape[1]
@@ -88,10 +105,8 @@ def _backward(ctx, grad_out, _grad_arg, _grad_lse):
         flat = (arg * channels + channel)[chosen]
         grad_src[flat] = grad_out[chosen]
         return grad_src.view(ctx.num_rows, channels), None, None, None
-    # soft: y = sum_i w_i a_i with w = softmax(a) per segment and channel,
-    # dy/da_i = w_i (1 + a_i - y)  (SoftPool's exact gradient, not its CUDA approximation).
-    weights = torch.exp(src - lse[index])
-    return weights * grad_out[index] * (1 + src - out[index]), None, None, None
+    grad_src = op("scatter_soft_backward")(grad_out.contiguous(), src, index, out, lse)
+    return grad_src, None, None, None
 
 
 torch.library.register_autograd("geo3d::scatter", _backward, setup_context=_setup_context)

@@ -1,10 +1,11 @@
-// Segment reductions on the CPU. A stable counting sort turns the index into segments
-// (CSR), so every segment is reduced by one thread, rows in input order, with no atomics:
-// results are deterministic and max/min pick the lowest row on ties.
+// Segment reductions on the CPU, deterministic and without atomics: rows are visited in
+// input order by the thread owning their channel block, so max/min pick the lowest row on
+// ties and sums add in the same order on every run.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -27,76 +28,69 @@ Reduce parse_reduce(const std::string& reduce) {
   TORCH_CHECK(false, "geo3d: 'reduce' must be sum, mean, max, min or soft, got '", reduce, "'");
 }
 
+// Reduction of channels [c0, c1) of every row into its segment's output. `peak` is
+// scratch of the output's shape (soft only); `lse` holds the sum of weights until the end.
 template <typename T>
-void reduce_segment(Reduce mode, const T* src, int64_t channels, const int64_t* rows,
-                    int64_t count, T* out, int64_t* arg, T* lse, T* scratch) {
-  if (count == 0) {  // empty segment: 0 (arg -1, lse 0)
-    for (int64_t c = 0; c < channels; ++c) out[c] = T(0);
-    if (arg) for (int64_t c = 0; c < channels; ++c) arg[c] = -1;
-    if (lse) for (int64_t c = 0; c < channels; ++c) lse[c] = T(0);
-    return;
+void reduce_rows(Reduce mode, const T* src, const int64_t* idx, int64_t n, int64_t channels,
+                 int64_t c0, int64_t c1, int64_t num_segments, const int64_t* counts, T* out,
+                 int64_t* arg, T* lse, T* peak) {
+  const T inf = std::numeric_limits<T>::infinity();
+  for (int64_t s = 0; s < num_segments; ++s) {
+    for (int64_t c = c0; c < c1; ++c) {
+      out[s * channels + c] = mode == Reduce::kMax ? -inf : (mode == Reduce::kMin ? inf : T(0));
+      if (arg) arg[s * channels + c] = -1;
+      if (peak) peak[s * channels + c] = -inf;
+      if (lse) lse[s * channels + c] = T(0);
+    }
   }
-  switch (mode) {
-    case Reduce::kSum:
-    case Reduce::kMean: {
-      for (int64_t c = 0; c < channels; ++c) out[c] = T(0);
-      for (int64_t r = 0; r < count; ++r) {
-        const T* row = src + rows[r] * channels;
-        for (int64_t c = 0; c < channels; ++c) out[c] += row[c];
+  if (mode == Reduce::kMax || mode == Reduce::kMin) {
+    const bool is_max = mode == Reduce::kMax;
+    for (int64_t i = 0; i < n; ++i) {
+      const T* row = src + i * channels;
+      T* o = out + idx[i] * channels;
+      int64_t* a = arg + idx[i] * channels;
+      for (int64_t c = c0; c < c1; ++c) {
+        const bool better = (is_max ? row[c] > o[c] : row[c] < o[c]) || a[c] < 0;
+        o[c] = better ? row[c] : o[c];
+        a[c] = better ? i : a[c];
       }
-      if (mode == Reduce::kMean) {
-        for (int64_t c = 0; c < channels; ++c) out[c] /= static_cast<T>(count);
-      }
-      return;
     }
-    case Reduce::kMax:
-    case Reduce::kMin: {
-      const bool is_max = mode == Reduce::kMax;
-      const T* first = src + rows[0] * channels;
-      for (int64_t c = 0; c < channels; ++c) {
-        out[c] = first[c];
-        arg[c] = rows[0];
-      }
-      for (int64_t r = 1; r < count; ++r) {
-        const T* row = src + rows[r] * channels;
-        for (int64_t c = 0; c < channels; ++c) {
-          // Strict comparison keeps the earliest (lowest) row among ties.
-          if (is_max ? row[c] > out[c] : row[c] < out[c]) {
-            out[c] = row[c];
-            arg[c] = rows[r];
-          }
-        }
-      }
-      return;
+  } else if (mode == Reduce::kSoft) {
+    for (int64_t i = 0; i < n; ++i) {  // pass 1: the segment maximum per channel
+      const T* row = src + i * channels;
+      T* m = peak + idx[i] * channels;
+      for (int64_t c = c0; c < c1; ++c) m[c] = row[c] > m[c] ? row[c] : m[c];
     }
-    case Reduce::kSoft: {
-      // y = sum_i exp(a_i - m) a_i / sum_i exp(a_i - m), m the segment maximum.
-      T* peak = scratch;  // 3 * channels values owned by the calling thread
-      T* total = scratch + channels;
-      T* weighted = scratch + 2 * channels;
-      const T* first = src + rows[0] * channels;
-      for (int64_t c = 0; c < channels; ++c) {
-        peak[c] = first[c];
-        total[c] = T(0);
-        weighted[c] = T(0);
+    for (int64_t i = 0; i < n; ++i) {  // pass 2: sum of weights (in lse) and weighted sum
+      const T* row = src + i * channels;
+      const T* m = peak + idx[i] * channels;
+      T* total = lse + idx[i] * channels;
+      T* weighted = out + idx[i] * channels;
+      for (int64_t c = c0; c < c1; ++c) {
+        const T w = std::exp(row[c] - m[c]);
+        total[c] += w;
+        weighted[c] += w * row[c];
       }
-      for (int64_t r = 1; r < count; ++r) {
-        const T* row = src + rows[r] * channels;
-        for (int64_t c = 0; c < channels; ++c) peak[c] = row[c] > peak[c] ? row[c] : peak[c];
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      const T* row = src + i * channels;
+      T* o = out + idx[i] * channels;
+      for (int64_t c = c0; c < c1; ++c) o[c] += row[c];
+    }
+  }
+  for (int64_t s = 0; s < num_segments; ++s) {
+    for (int64_t c = c0; c < c1; ++c) {
+      T& o = out[s * channels + c];
+      if (counts[s] == 0) {
+        o = T(0);
+      } else if (mode == Reduce::kMean) {
+        o /= static_cast<T>(counts[s]);
+      } else if (mode == Reduce::kSoft) {
+        T& total = lse[s * channels + c];
+        o /= total;  // total >= 1: the maximum contributes exp(0)
+        total = peak[s * channels + c] + std::log(total);
       }
-      for (int64_t r = 0; r < count; ++r) {
-        const T* row = src + rows[r] * channels;
-        for (int64_t c = 0; c < channels; ++c) {
-          const T w = std::exp(row[c] - peak[c]);
-          total[c] += w;
-          weighted[c] += w * row[c];
-        }
-      }
-      for (int64_t c = 0; c < channels; ++c) {
-        out[c] = weighted[c] / total[c];  // total >= 1: the maximum contributes exp(0)
-        lse[c] = peak[c] + std::log(total[c]);
-      }
-      return;
     }
   }
 }
@@ -117,16 +111,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> scatter_cpu(const at::Tensor& src
   const int64_t n = src.size(0), channels = src.size(1);
   const int64_t* idx = index.data_ptr<int64_t>();
 
-  // Stable counting sort of rows by segment (the range check comes before any write).
-  std::vector<int64_t> offsets(num_segments + 1, 0);
+  // Segment sizes; the range check comes before any write indexed by it.
+  std::vector<int64_t> counts(num_segments, 0);
   for (int64_t i = 0; i < n; ++i) {
     TORCH_CHECK(idx[i] >= 0 && idx[i] < num_segments, "geo3d: 'index'[", i, "] = ", idx[i],
                 " is outside [0, ", num_segments, ")");
-    ++offsets[idx[i] + 1];
+    ++counts[idx[i]];
   }
-  for (int64_t s = 0; s < num_segments; ++s) offsets[s + 1] += offsets[s];
-  std::vector<int64_t> rows(n), cursor(offsets.begin(), offsets.end() - 1);
-  for (int64_t i = 0; i < n; ++i) rows[cursor[idx[i]]++] = i;
 
   at::Tensor out = at::empty({num_segments, channels}, src.options());
   const bool has_arg = mode == Reduce::kMax || mode == Reduce::kMin;
@@ -134,27 +125,79 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> scatter_cpu(const at::Tensor& src
                            : at::empty({0}, index.options());
   at::Tensor lse = mode == Reduce::kSoft ? at::empty({num_segments, channels}, src.options())
                                          : at::empty({0}, src.options());
+  // Row-major, threads owning 16-channel blocks: rows are read once, in order, and the
+  // (much smaller) output stays in cache. Measured faster than sorting rows into segments
+  // even on one thread, since random row reads miss the cache.
+  constexpr int64_t kBlock = 16;
+  const int64_t blocks = (channels + kBlock - 1) / kBlock;
   AT_DISPATCH_FLOATING_TYPES(src.scalar_type(), "scatter_cpu", [&] {
     const scalar_t* s = src.data_ptr<scalar_t>();
     scalar_t* o = out.data_ptr<scalar_t>();
     int64_t* a = has_arg ? arg.data_ptr<int64_t>() : nullptr;
     scalar_t* l = mode == Reduce::kSoft ? lse.data_ptr<scalar_t>() : nullptr;
-    const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, channels));
-    at::parallel_for(0, num_segments, grain, [&](int64_t begin, int64_t end) {
-      std::vector<scalar_t> scratch(mode == Reduce::kSoft ? 3 * channels : 0);
-      for (int64_t seg = begin; seg < end; ++seg) {
-        reduce_segment(mode, s, channels, rows.data() + offsets[seg],
-                       offsets[seg + 1] - offsets[seg], o + seg * channels,
-                       a ? a + seg * channels : nullptr, l ? l + seg * channels : nullptr,
-                       scratch.data());
-      }
+    at::Tensor peak = mode == Reduce::kSoft ? at::empty_like(out) : at::Tensor();
+    scalar_t* p = mode == Reduce::kSoft ? peak.data_ptr<scalar_t>() : nullptr;
+    at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+      reduce_rows(mode, s, idx, n, channels, begin * kBlock, std::min(channels, end * kBlock),
+                  num_segments, counts.data(), o, a, l, p);
     });
   });
   return {out, arg, lse};
 }
 
+// d out_s / d src_i = w_i (1 + a_i - out_s), w_i = exp(a_i - lse_s): one pass over rows.
+at::Tensor scatter_soft_backward_cpu(const at::Tensor& grad_out, const at::Tensor& src,
+                                     const at::Tensor& index, const at::Tensor& out,
+                                     const at::Tensor& lse) {
+  TORCH_CHECK(src.dim() == 2 && src.is_contiguous(), "geo3d: 'src' must be a contiguous (N, C) tensor");
+  const int64_t n = src.size(0), channels = src.size(1);
+  TORCH_CHECK(grad_out.dim() == 2 && grad_out.size(1) == channels && grad_out.is_contiguous(),
+              "geo3d: 'grad_out' must be a contiguous (S, C) tensor");
+  const int64_t num_segments = grad_out.size(0);
+  for (const at::Tensor* t : {&out, &lse}) {
+    TORCH_CHECK(t->sizes() == grad_out.sizes() && t->is_contiguous(),
+                "geo3d: 'out' and 'lse' must be contiguous and shaped like 'grad_out'");
+  }
+  for (const at::Tensor* t : {&grad_out, &out, &lse}) {
+    TORCH_CHECK(t->scalar_type() == src.scalar_type(), "geo3d: dtypes differ in scatter_soft_backward");
+  }
+  TORCH_CHECK(src.scalar_type() == at::kFloat || src.scalar_type() == at::kDouble,
+              "geo3d: 'src' must be float32 or float64");
+  TORCH_CHECK(index.dim() == 1 && index.size(0) == n && index.scalar_type() == at::kLong &&
+                  index.is_contiguous(),
+              "geo3d: 'index' must be a contiguous int64 tensor with one entry per row");
+  const int64_t* idx = index.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    TORCH_CHECK(idx[i] >= 0 && idx[i] < num_segments, "geo3d: 'index'[", i, "] = ", idx[i],
+                " is outside [0, ", num_segments, ")");
+  }
+  at::Tensor grad_src = at::empty_like(src);
+  AT_DISPATCH_FLOATING_TYPES(src.scalar_type(), "scatter_soft_backward_cpu", [&] {
+    const scalar_t* a = src.data_ptr<scalar_t>();
+    const scalar_t* g = grad_out.data_ptr<scalar_t>();
+    const scalar_t* y = out.data_ptr<scalar_t>();
+    const scalar_t* l = lse.data_ptr<scalar_t>();
+    scalar_t* da = grad_src.data_ptr<scalar_t>();
+    const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, channels));
+    at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t seg = idx[i] * channels;
+        for (int64_t c = 0; c < channels; ++c) {
+          const scalar_t v = a[i * channels + c];
+          const scalar_t w = std::exp(v - l[seg + c]);
+          da[i * channels + c] = w * g[seg + c] * (scalar_t(1) + v - y[seg + c]);
+        }
+      }
+    });
+  });
+  return grad_src;
+}
+
 }  // namespace
 
-TORCH_LIBRARY_IMPL(geo3d, CPU, m) { m.impl("scatter", &scatter_cpu); }
+TORCH_LIBRARY_IMPL(geo3d, CPU, m) {
+  m.impl("scatter", &scatter_cpu);
+  m.impl("scatter_soft_backward", &scatter_soft_backward_cpu);
+}
 
 }  // namespace geo3d

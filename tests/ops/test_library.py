@@ -34,6 +34,16 @@ OPCHECK_CASES = {
         [0.0, 0.0, 0.0, 4.0, 4.0, 2.0],
     ),
 }
+_SOFT_SRC = torch.randn(40, 3, generator=G, dtype=torch.float64)
+_SOFT_INDEX = torch.randint(0, 7, (40,), generator=G)
+_SOFT_OUT, _, _SOFT_LSE = torch.ops.geo3d.scatter(_SOFT_SRC, _SOFT_INDEX, 9, "soft")
+OPCHECK_CASES["scatter_soft_backward"] = (
+    torch.randn(9, 3, generator=G, dtype=torch.float64),
+    _SOFT_SRC,
+    _SOFT_INDEX,
+    _SOFT_OUT,
+    _SOFT_LSE,
+)
 for reduce in ops.REDUCTIONS:
     OPCHECK_CASES[f"scatter[{reduce}]"] = (
         torch.randn(40, 3, generator=G, dtype=torch.float64, requires_grad=True),
@@ -125,6 +135,20 @@ def garbage_cases():
         lambda: op.scatter(torch.rand(5, 2), long(0, 1, 2, 3, -9), 5, "max"),
         lambda: op.scatter(torch.rand(5, 2), long(0, 1), 5, "sum"),
         lambda: op.scatter(torch.rand(5, 2), long(0, 1, 2, 3, 4), 5, "median"),
+        lambda: op.scatter_soft_backward(
+            torch.rand(2, 2),
+            torch.rand(5, 2),
+            long(0, 1, 0, 1, 7),
+            torch.rand(2, 2),
+            torch.rand(2, 2),
+        ),
+        lambda: op.scatter_soft_backward(
+            torch.rand(2, 2),
+            torch.rand(5, 2),
+            long(0, 1, 0, 1, 1),
+            torch.rand(3, 2),
+            torch.rand(2, 2),
+        ),
         lambda: op.voxelize(torch.rand(5, 4), [0.0, 1.0, 1.0], [0.0, 0, 0, 1, 1, 1], 2, 3),
         lambda: op.voxelize(torch.rand(5, 4), [1.0, 1.0, 1.0], [0.0, 0, 0, -1, 1, 1], 2, 3),
         lambda: op.voxelize(torch.rand(5, 4), [1.0, 1.0], [0.0, 0, 0, 1, 1, 1], 2, 3),

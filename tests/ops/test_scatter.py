@@ -30,12 +30,13 @@ def dense_reference(src, index, num_segments, reduce):
 @pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("reduce", ops.REDUCTIONS)
-def test_scatter_matches_references(device, dtype, reduce):
+@pytest.mark.parametrize("channels", [6, 40])  # per-segment and row-major kernel paths
+def test_scatter_matches_references(device, dtype, reduce, channels):
     g = torch.Generator().manual_seed(7)
-    src = (torch.randn(500, 6, generator=g, dtype=dtype) * 3).to(device)
+    src = (torch.randn(500, channels, generator=g, dtype=dtype) * 3).to(device)
     index = torch.randint(0, 40, (500,), generator=g).to(device)  # segments 40..44 are empty
     out = ops.scatter(src, index, 45, reduce)
-    assert out.shape == (45, 6) and out.dtype == dtype and out.device == src.device
+    assert out.shape == (45, channels) and out.dtype == dtype and out.device == src.device
     native = torch.ops.geo3d.scatter(src, index, 45, reduce)
     reference = ops.scatter_reference(src, index, 45, reduce)
     for got, want in zip(native, reference):
@@ -74,17 +75,19 @@ def test_soft_hand_checked_and_stable():
     assert torch.allclose(two, torch.tensor([[e / (1 + e)]]))
 
 
-def test_max_min_gradient_goes_to_the_first_of_ties():
-    src = torch.tensor([[1.0, 5.0], [3.0, 5.0], [3.0, 0.0]], requires_grad=True)
+@pytest.mark.parametrize("repeat", [1, 20])  # 2 and 40 channels: both kernel paths
+def test_max_min_gradient_goes_to_the_first_of_ties(repeat):
+    src = torch.tensor([[1.0, 5.0], [3.0, 5.0], [3.0, 0.0]]).repeat(1, repeat).requires_grad_()
     index = torch.tensor([0, 0, 0])
     ops.scatter(src, index, 1, "max").sum().backward()
-    assert src.grad.tolist() == [[0, 1], [1, 0], [0, 0]]
+    assert src.grad.tolist() == torch.tensor([[0.0, 1], [1, 0], [0, 0]]).repeat(1, repeat).tolist()
 
 
 @pytest.mark.parametrize("reduce", ops.REDUCTIONS)
-def test_scatter_gradcheck(reduce):
+@pytest.mark.parametrize("channels", [4, 33])
+def test_scatter_gradcheck(reduce, channels):
     g = torch.Generator().manual_seed(11)
-    src = torch.randn(30, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    src = torch.randn(30, channels, generator=g, dtype=torch.float64, requires_grad=True)
     index = torch.randint(0, 8, (30,), generator=g)  # some segments empty
     assert torch.autograd.gradcheck(lambda s: ops.scatter(s, index, 10, reduce), (src,))
 
