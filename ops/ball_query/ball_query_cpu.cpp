@@ -43,19 +43,10 @@ void collect(const KdTree<T>& tree, T qx, T qy, T qz, T r2, std::vector<int64_t>
 at::Tensor ball_query_cpu(const at::Tensor& query, const at::Tensor& support,
                           const at::Tensor& query_lengths, const at::Tensor& support_lengths,
                           double radius, int64_t max_neighbors) {
-  check_points_tensor(query, "query", 3);
-  check_points_tensor(support, "support", 3);
-  TORCH_CHECK(query.scalar_type() == support.scalar_type(),
-              "geo3d: 'query' and 'support' must have the same dtype");
-  TORCH_CHECK(query.size(0) == support.size(0), "geo3d: 'query' and 'support' batch sizes differ");
+  check_query_support(query, support, query_lengths, support_lengths, /*check_values=*/true);
   TORCH_CHECK(radius > 0, "geo3d: 'radius' must be positive, got ", radius);
   TORCH_CHECK(max_neighbors >= 1, "geo3d: 'max_neighbors' must be at least 1");
   const int64_t batch = query.size(0), num_queries = query.size(1), n = support.size(1);
-  TORCH_CHECK(n < (int64_t(1) << 31), "geo3d: clouds of 2^31 points or more are not supported ('support' has ", n, ")");
-  check_lengths_tensor(query_lengths, "query_lengths", batch, num_queries);
-  check_lengths_tensor(support_lengths, "support_lengths", batch, n);
-  check_lengths_values(query_lengths, "query_lengths", num_queries);
-  check_lengths_values(support_lengths, "support_lengths", n);
 
   at::Tensor idx = at::full({batch, num_queries, max_neighbors}, -1,
                             query.options().dtype(at::kLong));

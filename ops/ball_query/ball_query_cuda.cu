@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "../common/cuda_launch.h"
+#include "../common/cuda_math.cuh"
 
 namespace geo3d {
 namespace cuda {
@@ -30,8 +31,7 @@ __global__ void ball_query_kernel(const T* __restrict__ query, const T* __restri
   int64_t count = 0;
   for (int64_t j = 0; j < slen && count < max_neighbors; ++j) {
     const T* s = support + (b * n + j) * 3;
-    const T dx = qx - s[0], dy = qy - s[1], dz = qz - s[2];
-    if ((dx * dx + dy * dy) + dz * dz < radius2) row[count++] = j;
+    if (squared_distance(qx, qy, qz, s[0], s[1], s[2]) < radius2) row[count++] = j;
   }
 }
 

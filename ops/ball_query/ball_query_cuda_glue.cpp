@@ -11,16 +11,10 @@ namespace {
 at::Tensor ball_query_cuda(const at::Tensor& query, const at::Tensor& support,
                            const at::Tensor& query_lengths, const at::Tensor& support_lengths,
                            double radius, int64_t max_neighbors) {
-  check_points_tensor(query, "query", 3);
-  check_points_tensor(support, "support", 3);
+  check_query_support(query, support, query_lengths, support_lengths, /*check_values=*/false);
   check_cuda(query, "query");
-  check_same_device(query, "query", support, "support");
-  TORCH_CHECK(query.scalar_type() == support.scalar_type(), "geo3d: dtypes of 'query' and 'support' differ");
-  TORCH_CHECK(query.size(0) == support.size(0), "geo3d: 'query' and 'support' batch sizes differ");
   TORCH_CHECK(radius > 0 && max_neighbors >= 1, "geo3d: bad 'radius' or 'max_neighbors'");
   const int64_t batch = query.size(0), num_queries = query.size(1), n = support.size(1);
-  check_lengths_tensor(query_lengths, "query_lengths", batch, num_queries);
-  check_lengths_tensor(support_lengths, "support_lengths", batch, n);
   const c10::cuda::CUDAGuard guard(query.device());
   at::Tensor idx = at::full({batch, num_queries, max_neighbors}, -1,
                             query.options().dtype(at::kLong));

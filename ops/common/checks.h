@@ -42,4 +42,26 @@ inline void check_same_device(const at::Tensor& a, const char* a_name, const at:
               b_name, "' is on ", b.device());
 }
 
+// The (query, support) pair of kNN and ball query with their lengths. Lengths' values
+// are read only where they live on the host (`check_values`); the CUDA kernels clamp them.
+inline void check_query_support(const at::Tensor& query, const at::Tensor& support,
+                                const at::Tensor& query_lengths,
+                                const at::Tensor& support_lengths, bool check_values) {
+  check_points_tensor(query, "query", 3);
+  check_points_tensor(support, "support", 3);
+  check_same_device(query, "query", support, "support");
+  TORCH_CHECK(query.scalar_type() == support.scalar_type(),
+              "geo3d: 'query' and 'support' must have the same dtype");
+  TORCH_CHECK(query.size(0) == support.size(0), "geo3d: 'query' and 'support' batch sizes differ");
+  const int64_t batch = query.size(0), num_queries = query.size(1), n = support.size(1);
+  TORCH_CHECK(n < (int64_t(1) << 31),
+              "geo3d: clouds of 2^31 points or more are not supported ('support' has ", n, ")");
+  check_lengths_tensor(query_lengths, "query_lengths", batch, num_queries);
+  check_lengths_tensor(support_lengths, "support_lengths", batch, n);
+  if (check_values) {
+    check_lengths_values(query_lengths, "query_lengths", num_queries);
+    check_lengths_values(support_lengths, "support_lengths", n);
+  }
+}
+
 }  // namespace geo3d

@@ -6,18 +6,13 @@
 #include <cstdint>
 
 #include "../common/cuda_launch.h"
+#include "../common/cuda_math.cuh"
 
 namespace geo3d {
 namespace cuda {
 namespace {
 
 constexpr int kThreads = 512;
-
-template <typename T>
-__device__ __forceinline__ T squared_distance(T ax, T ay, T az, T bx, T by, T bz) {
-  const T dx = ax - bx, dy = ay - by, dz = az - bz;
-  return (dx * dx + dy * dy) + dz * dz;  // built with --fmad=false: matches the CPU
-}
 
 template <typename T>
 __device__ __forceinline__ bool beats(T d, int64_t i, T other_d, int64_t other_i) {

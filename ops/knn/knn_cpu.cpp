@@ -94,18 +94,9 @@ void search(const KdTree<T>& tree, T qx, T qy, T qz, T bound, TopK<T>& top,
 std::tuple<at::Tensor, at::Tensor> knn_cpu(const at::Tensor& query, const at::Tensor& support,
                                            const at::Tensor& query_lengths,
                                            const at::Tensor& support_lengths, int64_t k) {
-  check_points_tensor(query, "query", 3);
-  check_points_tensor(support, "support", 3);
-  TORCH_CHECK(query.scalar_type() == support.scalar_type(),
-              "geo3d: 'query' and 'support' must have the same dtype");
-  TORCH_CHECK(query.size(0) == support.size(0), "geo3d: 'query' and 'support' batch sizes differ");
+  check_query_support(query, support, query_lengths, support_lengths, /*check_values=*/true);
   TORCH_CHECK(k >= 1, "geo3d: 'k' must be at least 1, got ", k);
   const int64_t batch = query.size(0), num_queries = query.size(1), n = support.size(1);
-  TORCH_CHECK(n < (int64_t(1) << 31), "geo3d: clouds of 2^31 points or more are not supported ('support' has ", n, ")");
-  check_lengths_tensor(query_lengths, "query_lengths", batch, num_queries);
-  check_lengths_tensor(support_lengths, "support_lengths", batch, n);
-  check_lengths_values(query_lengths, "query_lengths", num_queries);
-  check_lengths_values(support_lengths, "support_lengths", n);
 
   at::Tensor dist = at::full({batch, num_queries, k}, std::numeric_limits<double>::infinity(),
                              query.options());

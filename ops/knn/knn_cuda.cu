@@ -7,18 +7,13 @@
 #include <cstdint>
 
 #include "../common/cuda_launch.h"
+#include "../common/cuda_math.cuh"
 
 namespace geo3d {
 namespace cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-template <typename T>
-__device__ __forceinline__ T squared_distance(T ax, T ay, T az, T bx, T by, T bz) {
-  const T dx = ax - bx, dy = ay - by, dz = az - bz;
-  return (dx * dx + dy * dy) + dz * dz;
-}
 
 template <typename T>
 __global__ void knn_kernel(const T* __restrict__ query, const T* __restrict__ support,

@@ -14,16 +14,10 @@ namespace {
 std::tuple<at::Tensor, at::Tensor> knn_cuda(const at::Tensor& query, const at::Tensor& support,
                                             const at::Tensor& query_lengths,
                                             const at::Tensor& support_lengths, int64_t k) {
-  check_points_tensor(query, "query", 3);
-  check_points_tensor(support, "support", 3);
+  check_query_support(query, support, query_lengths, support_lengths, /*check_values=*/false);
   check_cuda(query, "query");
-  check_same_device(query, "query", support, "support");
-  TORCH_CHECK(query.scalar_type() == support.scalar_type(), "geo3d: dtypes of 'query' and 'support' differ");
-  TORCH_CHECK(query.size(0) == support.size(0), "geo3d: 'query' and 'support' batch sizes differ");
   TORCH_CHECK(k >= 1, "geo3d: 'k' must be at least 1");
   const int64_t batch = query.size(0), num_queries = query.size(1), n = support.size(1);
-  check_lengths_tensor(query_lengths, "query_lengths", batch, num_queries);
-  check_lengths_tensor(support_lengths, "support_lengths", batch, n);
   const c10::cuda::CUDAGuard guard(query.device());
   at::Tensor dist = at::full({batch, num_queries, k}, std::numeric_limits<double>::infinity(),
                              query.options());
