@@ -5,7 +5,8 @@
 Each row times one op at one size with geo3d (CPU, and CUDA where present) and with
 every peer that is installed, in the same run, and prints the ratio of the best peer's
 median time to geo3d's (> 1: geo3d is faster). Peers: fpsample and Open3D for FPS;
-SciPy's cKDTree, pykdtree and Open3D for kNN; spconv's PointToVoxel for voxelization.
+SciPy's cKDTree, pykdtree and Open3D for kNN; spconv's PointToVoxel for voxelization;
+the same reduction composed of torch ops (scatter_reduce, index_add) for scatter.
 Peers that are missing are shown as '-'. Times are medians of --repeats runs after
 one warm-up run.
 """
@@ -276,6 +277,34 @@ def bench_voxelize(repeats: int, quick: bool) -> list[Row]:
     return rows
 
 
+def bench_scatter(repeats: int, quick: bool) -> list[Row]:
+    """Segment reductions against the same reduction written with torch's own ops."""
+    g = torch.Generator().manual_seed(2)
+    rows = []
+    cases = [(200_000, 64, 20_000), (1_000_000, 4, 100_000)]
+    for n, channels, segments in cases[:1] if quick else cases:
+        src = torch.randn(n, channels, generator=g)
+        index = torch.randint(0, segments, (n,), generator=g)
+        for reduce in ("sum", "max", "soft"):
+            peers = {
+                "torch ops": median_ms(
+                    lambda: ops.scatter_reference(src, index, segments, reduce), repeats
+                )
+            }
+            rows.append(
+                Row(
+                    f"scatter {reduce}",
+                    f"{n // 1000}k x {channels} -> {segments // 1000}k",
+                    median_ms(lambda: ops.scatter(src, index, segments, reduce), repeats),
+                    peers,
+                    time_on_cuda(
+                        lambda s, i: ops.scatter(s, i, segments, reduce), [src, index], repeats
+                    ),
+                )
+            )
+    return rows
+
+
 def format_ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -328,7 +357,13 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     rows = []
-    for name, bench in (("fps", bench_fps), ("knn", bench_knn), ("voxelize", bench_voxelize)):
+    suites = (
+        ("fps", bench_fps),
+        ("knn", bench_knn),
+        ("voxelize", bench_voxelize),
+        ("scatter", bench_scatter),
+    )
+    for name, bench in suites:
         print(f"... {name}", file=sys.stderr, flush=True)
         rows += bench(args.repeats, args.quick)
     print_table(rows, args.markdown)
