@@ -2,7 +2,7 @@
 
 - each ``ops/*/*_cuda.cu`` with ``nvcc -c`` (plain CUDA C++: no torch headers);
 - each ``ops/*/*_cuda_glue.cpp`` with ``g++ -fsyntax-only`` against torch's headers
-  (CPU wheels ship the c10/cuda headers but not one generated file, stubbed here).
+  (CPU wheels ship the c10/cuda headers but not one generated file, written here empty).
 
     python tools/check_cuda_sources.py      # exit 1 on the first failure
 """
@@ -39,11 +39,11 @@ def compile_kernel(path: str, out_dir: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
 
 
-def check_glue(path: str, stub_dir: str) -> subprocess.CompletedProcess:
+def check_glue(path: str, generated_dir: str) -> subprocess.CompletedProcess:
     import torch.utils.cpp_extension as cpp
 
     includes = cpp.include_paths()
-    cmd = ["g++", "-std=c++17", "-fsyntax-only", f"-I{stub_dir}"]
+    cmd = ["g++", "-std=c++17", "-fsyntax-only", f"-I{generated_dir}"]
     cmd += [f"-I{p}" for p in includes]
     cmd += [f"-I{os.path.join(cuda_home(), 'include')}", f"-I{sysconfig.get_paths()['include']}"]
     return subprocess.run(cmd + [path], capture_output=True, text=True, cwd=ROOT)
@@ -57,9 +57,9 @@ def main() -> int:
     glue = sorted(glob.glob(os.path.join(ROOT, "ops/*/*_cuda_glue.cpp")))
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
-        stub = os.path.join(tmp, "c10/cuda/impl")
-        os.makedirs(stub)
-        open(os.path.join(stub, "cuda_cmake_macros.h"), "w").close()
+        generated = os.path.join(tmp, "c10/cuda/impl")
+        os.makedirs(generated)
+        open(os.path.join(generated, "cuda_cmake_macros.h"), "w").close()
         for path in kernels:
             result = compile_kernel(path, tmp)
             print(
