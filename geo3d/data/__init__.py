@@ -1,0 +1,1 @@
+"""Data: readers of real formats, data sets, transforms and batching."""

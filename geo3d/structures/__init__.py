@@ -1,0 +1,22 @@
+"""Plain tensor structures: point batches (padded and packed), 3D boxes."""
+
+from geo3d.structures.boxes import (
+    BOX_DIM,
+    box_corners,
+    check_boxes,
+    count_points_in_boxes,
+    points_in_boxes,
+    rotate_points_z,
+)
+from geo3d.structures.points import packed_to_padded, padded_to_packed
+
+__all__ = [
+    "BOX_DIM",
+    "box_corners",
+    "check_boxes",
+    "count_points_in_boxes",
+    "packed_to_padded",
+    "padded_to_packed",
+    "points_in_boxes",
+    "rotate_points_z",
+]
