@@ -70,7 +70,9 @@ def points_in_boxes(points: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     return (local.abs() <= half).all(dim=-1)
 
 
-def count_points_in_boxes(points: torch.Tensor, boxes: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
+def count_points_in_boxes(
+    points: torch.Tensor, boxes: torch.Tensor, chunk: int = 65536
+) -> torch.Tensor:
     """The number of points inside each box, ``(M,)`` int64, in chunks of ``chunk`` points."""
     counts = torch.zeros(boxes.shape[0], dtype=torch.int64, device=boxes.device)
     for start in range(0, points.shape[0], chunk):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 
 
-def padded_to_packed(padded: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def padded_to_packed(
+    padded: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``padded (B, N, C), lengths (B,) -> packed (sum(lengths), C), batch (sum(lengths),)``.
 
     ``batch`` is each packed row's cloud index (int64), in cloud order then point order.
@@ -14,7 +16,9 @@ def padded_to_packed(padded: torch.Tensor, lengths: torch.Tensor) -> tuple[torch
         raise ValueError(f"Expected 'padded' of shape (B, N, C) (got {tuple(padded.shape)})")
     lengths = torch.as_tensor(lengths, device=padded.device).to(torch.int64)
     if lengths.shape != (padded.shape[0],):
-        raise ValueError(f"Expected 'lengths' of shape ({padded.shape[0]},) (got {tuple(lengths.shape)})")
+        raise ValueError(
+            f"Expected 'lengths' of shape ({padded.shape[0]},) (got {tuple(lengths.shape)})"
+        )
     if lengths.numel() and (int(lengths.min()) < 0 or int(lengths.max()) > padded.shape[1]):
         raise ValueError(f"'lengths' must lie in [0, {padded.shape[1]}]")
     valid = torch.arange(padded.shape[1], device=padded.device)[None, :] < lengths[:, None]

@@ -40,7 +40,13 @@ def test_kitti_boxes_in_lidar_frame_contain_their_objects(shared_data, frame):
         u, v = uvw[:, 0] / uvw[:, 2], uvw[:, 1] / uvw[:, 2]
         left, top, right, bottom = obj.bbox
         in_image_box = (u > left - 8) & (u < right + 8) & (v > top - 8) & (v < bottom + 8)
-        assert in_image_box.mean() >= 0.95, f"{frame} {name}: {in_image_box.mean():.2f} project into its 2D box"
+        assert in_image_box.mean() >= 0.95, (
+            f"{frame} {name}: {in_image_box.mean():.2f} project into its 2D box"
+        )
+        # Well-seen objects fill their box from the ground up: z at the centre, not the bottom.
+        if int(inside.sum()) >= 50:
+            height = (xyz[inside, 2] - (box[2] - box[5] / 2)) / box[5]
+            assert float(height.min()) < 0.15 and float(height.max()) > 0.8, f"{frame} {name}"
         # A box grown by 10 % along each axis gains few points: it is tight around the object.
         grown = box.clone()
         grown[3:6] *= 1.1

@@ -76,7 +76,9 @@ def read_kitti_calibration(path: str | os.PathLike) -> KittiCalibration:
             try:
                 entries[key.strip()] = [float(v) for v in rest.split()]
             except ValueError:
-                raise ValueError(f"{path}:{number}: non-numeric values for '{key.strip()}'") from None
+                raise ValueError(
+                    f"{path}:{number}: non-numeric values for '{key.strip()}'"
+                ) from None
     for key in ("P2", "R0_rect", "Tr_velo_to_cam"):
         if key not in entries:
             raise ValueError(f"{path}: missing '{key}'")
@@ -103,7 +105,9 @@ def read_kitti_labels(path: str | os.PathLike) -> list[KittiObject]:
             try:
                 values = [float(v) for v in fields[1:]]
             except ValueError:
-                raise ValueError(f"{path}:{number}: non-numeric field in {line.strip()!r}") from None
+                raise ValueError(
+                    f"{path}:{number}: non-numeric field in {line.strip()!r}"
+                ) from None
             objects.append(
                 KittiObject(
                     type=fields[0],
