@@ -1,4 +1,4 @@
-"""Plain tensor structures: point batches (padded and packed), 3D boxes."""
+"""Plain tensor structures: point batches (padded and packed), 3D boxes, meshes."""
 
 from geo3d.structures.boxes import (
     BOX_DIM,
@@ -8,15 +8,19 @@ from geo3d.structures.boxes import (
     points_in_boxes,
     rotate_points_z,
 )
+from geo3d.structures.meshes import Mesh, check_mesh, sample_surface
 from geo3d.structures.points import packed_to_padded, padded_to_packed
 
 __all__ = [
     "BOX_DIM",
+    "Mesh",
     "box_corners",
     "check_boxes",
+    "check_mesh",
     "count_points_in_boxes",
     "packed_to_padded",
     "padded_to_packed",
     "points_in_boxes",
     "rotate_points_z",
+    "sample_surface",
 ]
