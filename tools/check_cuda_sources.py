@@ -60,21 +60,14 @@ def main() -> int:
         generated = os.path.join(tmp, "c10/cuda/impl")
         os.makedirs(generated)
         open(os.path.join(generated, "cuda_cmake_macros.h"), "w").close()
-        for path in kernels:
-            result = compile_kernel(path, tmp)
-            print(
-                f"{'ok  ' if result.returncode == 0 else 'FAIL'} nvcc -c {os.path.relpath(path, ROOT)}"
-            )
-            failures += result.returncode != 0
+        checks = [(path, "nvcc -c", compile_kernel) for path in kernels]
+        checks += [(path, "g++ -fsyntax-only", check_glue) for path in glue]
+        for path, label, check in checks:
+            result = check(path, tmp)
+            status = "ok  " if result.returncode == 0 else "FAIL"
+            print(f"{status} {label} {os.path.relpath(path, ROOT)}")
             if result.returncode:
-                print(result.stderr)
-        for path in glue:
-            result = check_glue(path, tmp)
-            print(
-                f"{'ok  ' if result.returncode == 0 else 'FAIL'} g++ -fsyntax-only {os.path.relpath(path, ROOT)}"
-            )
-            failures += result.returncode != 0
-            if result.returncode:
+                failures += 1
                 print(result.stderr)
     return 1 if failures else 0
 
