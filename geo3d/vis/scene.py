@@ -1,0 +1,162 @@
+"""Open3D geometries from tensors, and drawing them on screen or into a PNG.
+
+Headless drawing uses Open3D's legacy ``Visualizer`` with a hidden window, which falls
+back to EGL on Mesa's software renderer by itself (about 1 s for the first frame). The
+Filament renderer is avoided: it needs Vulkan and takes minutes per frame without a GPU.
+``draw_geometries`` is used only where a display exists: without one it blocks forever.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+# A qualitative palette for labels (Tableau 10), and the colour of boxes.
+PALETTE = np.array(
+    [[0.12, 0.47, 0.71], [1.0, 0.5, 0.05], [0.17, 0.63, 0.17], [0.84, 0.15, 0.16],
+     [0.58, 0.4, 0.74], [0.55, 0.34, 0.29], [0.89, 0.47, 0.76], [0.5, 0.5, 0.5],
+     [0.74, 0.74, 0.13], [0.09, 0.75, 0.81]]
+)  # fmt: skip
+
+
+def _open3d():
+    try:
+        import open3d as o3d
+    except ImportError as error:
+        raise ImportError(f"drawing needs open3d: pip install open3d ({error})") from None
+    return o3d
+
+
+def _numpy(values) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values, dtype=np.float64)
+
+
+def label_colors(labels) -> np.ndarray:
+    """``(N,)`` integer labels to ``(N, 3)`` colours; negative labels are light grey."""
+    labels = np.asarray(_numpy(labels), dtype=np.int64)
+    colors = PALETTE[np.mod(labels, len(PALETTE))]
+    colors[labels < 0] = 0.8
+    return colors
+
+
+def height_colors(xyz: np.ndarray) -> np.ndarray:
+    """Colours along z, blue (low) to yellow (high), robust to outliers."""
+    z = xyz[:, 2]
+    low, high = np.percentile(z, [2, 98]) if len(z) else (0.0, 1.0)
+    t = np.clip((z - low) / max(high - low, 1e-9), 0, 1)[:, None]
+    return (1 - t) * np.array([0.1, 0.2, 0.7]) + t * np.array([0.95, 0.85, 0.1])
+
+
+def point_geometry(xyz, colors=None, labels=None):
+    """An Open3D point cloud from ``xyz (N, 3)``, coloured by ``colors``, ``labels`` or height."""
+    o3d = _open3d()
+    points = _numpy(xyz)[:, :3]
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+    if colors is not None:
+        rgb = _numpy(colors)
+    elif labels is not None:
+        rgb = label_colors(labels)
+    else:
+        rgb = height_colors(points)
+    cloud.colors = o3d.utility.Vector3dVector(np.clip(rgb, 0, 1))
+    return cloud
+
+
+def box_lines(boxes, color=(0.9, 0.1, 0.1)):
+    """The 12 edges of each box ``(M, 7)`` as one Open3D LineSet, with a heading tick."""
+    from geo3d.structures.boxes import box_corners
+
+    o3d = _open3d()
+    boxes = torch.as_tensor(_numpy(boxes)).reshape(-1, 7)
+    corners = box_corners(boxes).numpy().reshape(-1, 3) if len(boxes) else np.zeros((0, 3))
+    edges = [
+        (0, 1),
+        (1, 2),
+        (2, 3),
+        (3, 0),
+        (4, 5),
+        (5, 6),
+        (6, 7),
+        (7, 4),
+        (0, 4),
+        (1, 5),
+        (2, 6),
+        (3, 7),
+        (0, 5),
+        (1, 4),
+    ]  # fmt: skip  (front cross: heading)
+    lines = np.array([[8 * m + a, 8 * m + b] for m in range(len(boxes)) for a, b in edges])
+    line_set = o3d.geometry.LineSet(
+        o3d.utility.Vector3dVector(corners), o3d.utility.Vector2iVector(lines.reshape(-1, 2))
+    )
+    line_set.colors = o3d.utility.Vector3dVector(np.tile(color, (len(lines), 1)))
+    return line_set
+
+
+def mesh_geometry(vertices, faces, face_labels=None):
+    """An Open3D triangle mesh, shaded, optionally coloured per face by ``face_labels``."""
+    o3d = _open3d()
+    vertices, faces = _numpy(vertices), np.asarray(_numpy(faces), dtype=np.int32)
+    if face_labels is not None:  # per-face colour: give each face its own three vertices
+        vertices = vertices[faces.reshape(-1)]
+        colors = np.repeat(label_colors(face_labels), 3, axis=0)
+        faces = np.arange(len(vertices), dtype=np.int32).reshape(-1, 3)
+    mesh = o3d.geometry.TriangleMesh(
+        o3d.utility.Vector3dVector(vertices), o3d.utility.Vector3iVector(faces)
+    )
+    mesh.compute_vertex_normals()
+    if face_labels is not None:
+        mesh.vertex_colors = o3d.utility.Vector3dVector(colors)
+    else:
+        mesh.paint_uniform_color([0.7, 0.7, 0.75])
+    return mesh
+
+
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def render(geometries, path: str, width: int = 1280, height: int = 720, view=None, point_size=2.0):
+    """Draw ``geometries`` into the PNG ``path`` without a window; returns ``path``.
+
+    ``view``: optional dict of ``front``, ``lookat``, ``up`` (3-vectors) and ``zoom``.
+    """
+    o3d = _open3d()
+    visualizer = o3d.visualization.Visualizer()
+    if not visualizer.create_window(width=width, height=height, visible=False):
+        raise RuntimeError("Open3D could not open an offscreen window (no EGL/OpenGL?)")
+    try:
+        for geometry in geometries:
+            visualizer.add_geometry(geometry)
+        options = visualizer.get_render_option()
+        options.point_size = point_size
+        options.background_color = np.array([1.0, 1.0, 1.0])
+        if view:
+            control = visualizer.get_view_control()
+            for key, setter in (("front", control.set_front), ("lookat", control.set_lookat),
+                                ("up", control.set_up), ("zoom", control.set_zoom)):  # fmt: skip
+                if key in view:
+                    setter(view[key])
+        visualizer.poll_events()
+        visualizer.update_renderer()
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if os.path.exists(path):
+            os.remove(path)
+        visualizer.capture_screen_image(path, True)
+        if not os.path.exists(path):
+            raise RuntimeError(f"Open3D could not write {path}")
+    finally:
+        visualizer.destroy_window()
+    return path
+
+
+def show(geometries, title: str = "geo3d", fallback_png: str | None = None) -> str | None:
+    """An interactive window where there is a display; else a PNG (returns its path)."""
+    if has_display():
+        _open3d().visualization.draw_geometries(list(geometries), window_name=title)
+        return None
+    return render(geometries, fallback_png or f"{title}.png")
