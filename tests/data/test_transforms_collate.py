@@ -113,3 +113,22 @@ def test_dataloader_with_workers():
     batches = list(loader)
     assert sum(b["points"].shape[0] for b in batches) == len(data)
     assert torch.equal(torch.cat([b["label"] for b in batches]), data.labels)
+
+
+def test_flips_and_rotations_move_diagonal_boxes_with_their_points():
+    g = gen(5)
+    boxes = torch.tensor(
+        [[5.0, 2.0, 0.0, 4.0, 1.0, 1.5, 0.6], [-3.0, -6.0, 1.0, 2.0, 0.5, 1.0, -1.1]],
+        dtype=torch.float64,
+    )
+    local = (
+        (torch.rand(2, 300, 3, generator=g, dtype=torch.float64) - 0.5) * 0.98 * boxes[:, None, 3:6]
+    )
+    from geo3d.structures import rotate_points_z
+
+    inside = rotate_points_z(local, boxes[:, None, 6].expand(-1, 300)) + boxes[:, None, :3]
+    scene = {"points": inside.reshape(-1, 3), "boxes": boxes}
+    for axes in (("x",), ("y",)):
+        for seed in range(6):
+            out = T.Compose([T.RandomFlip(axes), T.RandomRotation()])(scene, gen(seed))
+            assert count_points_in_boxes(out["points"], out["boxes"]).tolist() == [300, 300]
