@@ -132,3 +132,28 @@ def test_flips_and_rotations_move_diagonal_boxes_with_their_points():
         for seed in range(6):
             out = T.Compose([T.RandomFlip(axes), T.RandomRotation()])(scene, gen(seed))
             assert count_points_in_boxes(out["points"], out["boxes"]).tolist() == [300, 300]
+
+
+def test_headings_keep_pointing_at_the_front_of_the_box():
+    boxes = torch.tensor(
+        [[5.0, 2.0, 0.0, 4.0, 1.0, 1.5, 0.6], [-3.0, -6.0, 1.0, 2.0, 0.5, 1.0, -1.1]],
+        dtype=torch.float64,
+    )
+    heading = torch.stack(
+        [torch.cos(boxes[:, 6]), torch.sin(boxes[:, 6]), torch.zeros(2, dtype=torch.float64)], 1
+    )
+    fronts = boxes[:, :3] + 0.45 * boxes[:, 3:4] * heading  # a point near each box's front face
+    for seed in range(8):
+        pipeline = T.Compose(
+            [
+                T.RandomFlip(("x", "y")),
+                T.RandomRotation(),
+                T.RandomScale(0.9, 1.1, anisotropic=False),
+            ]
+        )
+        out = pipeline({"points": fronts, "boxes": boxes}, gen(seed))
+        b = out["boxes"]
+        direction = torch.stack(
+            [torch.cos(b[:, 6]), torch.sin(b[:, 6]), torch.zeros(2, dtype=torch.float64)], 1
+        )
+        assert torch.allclose(out["points"], b[:, :3] + 0.45 * b[:, 3:4] * direction, atol=1e-9)
