@@ -1,0 +1,120 @@
+"""Draw a sample of a data set, or a file: an Open3D window where there is a display,
+a PNG where there is none (or where --out is given).
+
+    python tools/visualize.py synthetic_shapes --split val --index 3
+    python tools/visualize.py modelnet ROOT --split test --index 0
+    python tools/visualize.py kitti ROOT --frame 000000          # points and label boxes
+    python tools/visualize.py points FILE [--boxes BOXES.json]    # .bin .pcd .ply .xyz ...
+    python tools/visualize.py mesh FILE                           # .obj .off .ply .stl
+
+The KITTI ROOT is the folder holding velodyne/, label_2/ and calib/ (the ``training``
+folder). A boxes JSON holds a list of ``[x, y, z, dx, dy, dz, heading]`` or a dict with
+"boxes" whose entries are such lists or dicts with a "box" key (as nuScenes' boxes.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from geo3d import vis  # noqa: E402
+from geo3d.data.io import (  # noqa: E402
+    kitti_objects_to_lidar_boxes,
+    read_kitti_calibration,
+    read_kitti_labels,
+    read_mesh,
+    read_points,
+)
+
+TOP_DOWN = {
+    "front": [-0.6, 0.0, 0.8],
+    "lookat": [20.0, 0.0, 0.0],
+    "up": [1.0, 0.0, 0.0],
+    "zoom": 0.25,
+}
+
+
+def load_boxes(path: str) -> torch.Tensor:
+    with open(path) as handle:
+        data = json.load(handle)
+    entries = data["boxes"] if isinstance(data, dict) else data
+    boxes = [entry["box"] if isinstance(entry, dict) else entry for entry in entries]
+    return torch.tensor(boxes, dtype=torch.float64).reshape(-1, 7)
+
+
+def scene_geometries(args) -> tuple[list, str, dict | None]:
+    """The geometries to draw, a title, and a view (None: Open3D fits the scene)."""
+    if args.source == "synthetic_shapes":
+        from geo3d.data.synthetic import SyntheticShapes
+
+        data = SyntheticShapes(args.split)
+        item = data[args.index]
+        title = f"synthetic_shapes {args.split} {args.index}: {data.classes[int(item['label'])]}"
+        return [vis.point_geometry(item["points"])], title, None
+    if args.source == "modelnet":
+        from geo3d.data.datasets import ModelNetMeshFolder
+
+        data = ModelNetMeshFolder(args.path, args.split, num_points=args.num_points)
+        item = data[args.index]
+        title = f"{os.path.basename(item['path'])}: {data.classes[int(item['label'])]}"
+        return [vis.point_geometry(item["points"])], title, None
+    if args.source == "kitti":
+        root = args.path
+        cloud = read_points(os.path.join(root, "velodyne", f"{args.frame}.bin"))
+        objects = read_kitti_labels(os.path.join(root, "label_2", f"{args.frame}.txt"))
+        calibration = read_kitti_calibration(os.path.join(root, "calib", f"{args.frame}.txt"))
+        boxes, names = kitti_objects_to_lidar_boxes(objects, calibration)
+        title = f"KITTI {args.frame}: {len(names)} objects ({', '.join(sorted(set(names)))})"
+        return [vis.point_geometry(cloud["xyz"]), vis.box_lines(boxes)], title, TOP_DOWN
+    if args.source == "points":
+        cloud = read_points(args.path, drop_nonfinite=True)
+        geometries = [vis.point_geometry(cloud["xyz"], colors=cloud.get("colors"))]
+        if args.boxes:
+            geometries.append(vis.box_lines(load_boxes(args.boxes)))
+        return geometries, os.path.basename(args.path), None
+    if args.source == "mesh":
+        mesh = read_mesh(args.path)
+        return [vis.mesh_geometry(mesh.vertices, mesh.faces)], os.path.basename(args.path), None
+    raise ValueError(f"unknown source {args.source!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "source", choices=["synthetic_shapes", "modelnet", "kitti", "points", "mesh"]
+    )
+    parser.add_argument(
+        "path", nargs="?", help="data set folder or file (not for synthetic_shapes)"
+    )
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--index", type=int, default=0)
+    parser.add_argument("--frame", default="000000", help="KITTI frame id")
+    parser.add_argument("--num-points", type=int, default=4096, help="points sampled from meshes")
+    parser.add_argument("--boxes", help="a JSON of boxes to draw over a point file")
+    parser.add_argument("--out", help="write this PNG instead of opening a window")
+    parser.add_argument("--size", default="1280x720", help="PNG size, WIDTHxHEIGHT")
+    args = parser.parse_args(argv)
+    if args.source != "synthetic_shapes" and not args.path:
+        parser.error(f"{args.source} needs a path")
+    geometries, title, view = scene_geometries(args)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    if args.out or not vis.scene.has_display():
+        out = args.out or f"{title.split(':')[0].replace(' ', '_')}.png"
+        vis.render(geometries, out, width, height, view=view)
+        print(f"{title}\nwrote {out}")
+    else:
+        print(title)
+        vis.show(geometries, title=title)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
