@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-import warnings
 
 import torch
 
+from geo3d.data.datasets.base import SkippingDataset
 from geo3d.data.io.meshes import read_mesh
 from geo3d.structures.meshes import sample_surface
 
 SPLITS = ("train", "test")
 
 
-class ModelNetMeshFolder(torch.utils.data.Dataset):
+class ModelNetMeshFolder(SkippingDataset):
     """Meshes of one split, each sampled to ``num_points`` surface points with normals.
 
     Sample ``i`` is drawn with a generator seeded from ``(seed, i)``, so a data set gives
@@ -64,7 +64,6 @@ class ModelNetMeshFolder(torch.utils.data.Dataset):
         self.num_points = num_points
         self.seed = seed
         self.skip_bad_files = skip_bad_files
-        self._bad: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.files)
@@ -80,17 +79,3 @@ class ModelNetMeshFolder(torch.utils.data.Dataset):
             "label": torch.tensor(label, dtype=torch.int64),
             "path": path,
         }
-
-    def __getitem__(self, index: int) -> dict:
-        if not self.skip_bad_files:
-            return self._load(index)
-        for step in range(len(self.files)):
-            candidate = (index + step) % len(self.files)
-            if candidate in self._bad:
-                continue
-            try:
-                return self._load(candidate)
-            except (ValueError, OSError) as error:
-                self._bad.add(candidate)
-                warnings.warn(f"skipping unreadable file: {error}", RuntimeWarning, stacklevel=2)
-        raise ValueError("every file of the data set is unreadable")
