@@ -2,6 +2,7 @@
 a PNG where there is none (or where --out is given).
 
     python tools/visualize.py synthetic_shapes --split val --index 3
+    python tools/visualize.py synthetic_lidar --split val --index 0    # points and boxes
     python tools/visualize.py modelnet ROOT --split test --index 0
     python tools/visualize.py kitti ROOT --frame 000000          # points and label boxes
     python tools/visualize.py points FILE [--boxes BOXES.json]    # .bin .pcd .ply .xyz ...
@@ -57,6 +58,12 @@ def scene_geometries(args) -> tuple[list, str, dict | None]:
         item = data[args.index]
         title = f"synthetic_shapes {args.split} {args.index}: {data.classes[int(item['label'])]}"
         return [vis.point_geometry(item["points"])], title, None
+    if args.source == "synthetic_lidar":
+        from geo3d.data.synthetic import SyntheticLidar
+
+        item = SyntheticLidar(args.split)[args.index]
+        title = f"synthetic_lidar {args.split} {args.index}: {len(item['names'])} objects"
+        return [vis.point_geometry(item["points"]), vis.box_lines(item["boxes"])], title, TOP_DOWN
     if args.source == "modelnet":
         from geo3d.data.datasets import ModelNetMeshFolder
 
@@ -89,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "source", choices=["synthetic_shapes", "modelnet", "kitti", "points", "mesh"]
+        "source",
+        choices=["synthetic_shapes", "synthetic_lidar", "modelnet", "kitti", "points", "mesh"],
     )
     parser.add_argument(
         "path", nargs="?", help="data set folder or file (not for synthetic_shapes)"
@@ -102,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write this PNG instead of opening a window")
     parser.add_argument("--size", default="1280x720", help="PNG size, WIDTHxHEIGHT")
     args = parser.parse_args(argv)
-    if args.source != "synthetic_shapes" and not args.path:
+    if not args.source.startswith("synthetic") and not args.path:
         parser.error(f"{args.source} needs a path")
     geometries, title, view = scene_geometries(args)
     width, height = (int(v) for v in args.size.lower().split("x"))

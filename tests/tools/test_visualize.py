@@ -31,6 +31,7 @@ def drawn_fraction(path):
         ["points", "{data}/nuscenes/n015-2018-07-24-11-22-45+0800__LIDAR_TOP__1532402927647951.pcd.bin", "--boxes", "{data}/nuscenes/boxes.json"],
         ["modelnet", "{data}/modelnet/ModelNet40", "--split", "test", "--index", "1"],
         ["synthetic_shapes", "--split", "val", "--index", "7"],
+        ["synthetic_lidar", "--split", "val", "--index", "1"],
     ],
 )  # fmt: skip
 def test_visualize_writes_a_png_of_the_sample(shared_data, tmp_path, monkeypatch, args):
