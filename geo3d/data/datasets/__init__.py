@@ -2,5 +2,22 @@
 
 from geo3d.data.datasets.detection import KITTI_CLASSES, KittiDetection, PointCloudBoxesFolder
 from geo3d.data.datasets.modelnet import ModelNetMeshFolder
+from geo3d.data.datasets.point_layouts import (
+    SCANOBJECTNN_VARIANTS,
+    ModelNetH5,
+    ModelNetNormalResampled,
+    ScanObjectNN,
+    ShapeNetPart,
+)
 
-__all__ = ["KITTI_CLASSES", "KittiDetection", "ModelNetMeshFolder", "PointCloudBoxesFolder"]
+__all__ = [
+    "KITTI_CLASSES",
+    "SCANOBJECTNN_VARIANTS",
+    "KittiDetection",
+    "ModelNetH5",
+    "ModelNetMeshFolder",
+    "ModelNetNormalResampled",
+    "PointCloudBoxesFolder",
+    "ScanObjectNN",
+    "ShapeNetPart",
+]
