@@ -8,16 +8,19 @@ from geo3d.structures.boxes import (
     points_in_boxes,
     rotate_points_z,
 )
+from geo3d.structures.mesh_edges import MeshEdges, mesh_edges
 from geo3d.structures.meshes import Mesh, check_mesh, sample_surface
 from geo3d.structures.points import packed_to_padded, padded_to_packed
 
 __all__ = [
     "BOX_DIM",
     "Mesh",
+    "MeshEdges",
     "box_corners",
     "check_boxes",
     "check_mesh",
     "count_points_in_boxes",
+    "mesh_edges",
     "packed_to_padded",
     "padded_to_packed",
     "points_in_boxes",
