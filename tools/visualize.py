@@ -3,6 +3,7 @@ a PNG where there is none (or where --out is given).
 
     python tools/visualize.py synthetic_shapes --split val --index 3
     python tools/visualize.py synthetic_lidar --split val --index 0    # points and boxes
+    python tools/visualize.py synthetic_meshes --split val --index 5   # faces coloured by part
     python tools/visualize.py modelnet ROOT --split test --index 0
     python tools/visualize.py kitti ROOT --frame 000000          # points and label boxes
     python tools/visualize.py points FILE [--boxes BOXES.json]    # .bin .pcd .ply .xyz ...
@@ -64,6 +65,16 @@ def scene_geometries(args) -> tuple[list, str, dict | None]:
         item = SyntheticLidar(args.split)[args.index]
         title = f"synthetic_lidar {args.split} {args.index}: {len(item['names'])} objects"
         return [vis.point_geometry(item["points"]), vis.box_lines(item["boxes"])], title, TOP_DOWN
+    if args.source == "synthetic_meshes":
+        from geo3d.data.synthetic import SyntheticMeshes
+
+        data = SyntheticMeshes(args.split)
+        item = data[args.index]
+        title = f"synthetic_meshes {args.split} {args.index}: {data.classes[int(item['label'])]}"
+        geometry = vis.mesh_geometry(
+            item["vertices"], item["faces"], face_labels=item["face_labels"]
+        )
+        return [geometry], title, None
     if args.source == "modelnet":
         from geo3d.data.datasets import ModelNetMeshFolder
 
@@ -97,7 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "source",
-        choices=["synthetic_shapes", "synthetic_lidar", "modelnet", "kitti", "points", "mesh"],
+        choices=[
+            "synthetic_shapes",
+            "synthetic_lidar",
+            "synthetic_meshes",
+            "modelnet",
+            "kitti",
+            "points",
+            "mesh",
+        ],
     )
     parser.add_argument(
         "path", nargs="?", help="data set folder or file (not for synthetic_shapes)"

@@ -32,6 +32,7 @@ def drawn_fraction(path):
         ["modelnet", "{data}/modelnet/ModelNet40", "--split", "test", "--index", "1"],
         ["synthetic_shapes", "--split", "val", "--index", "7"],
         ["synthetic_lidar", "--split", "val", "--index", "1"],
+        ["synthetic_meshes", "--split", "val", "--index", "15"],
     ],
 )  # fmt: skip
 def test_visualize_writes_a_png_of_the_sample(shared_data, tmp_path, monkeypatch, args):
