@@ -70,3 +70,30 @@ def collate_scenes(samples: list[dict]) -> dict:
         if key not in ("points", "boxes", "box_labels"):
             batch[key] = [s[key] for s in samples]
     return batch
+
+
+def collate_meshes(samples: list[dict]) -> dict:
+    """Meshes of different sizes, packed: ``vertices``, ``faces``, ``edges``, ``gemm`` and
+    per-edge/per-face labels concatenated, with indices shifted to point into the packed
+    tensors (``gemm`` keeps -1 at boundaries), and ``vertex_ptr``, ``face_ptr``,
+    ``edge_ptr (B + 1,)`` offsets; ``label`` is stacked where present."""
+    if not samples:
+        raise ValueError("collate_meshes: empty batch")
+    counts = {key: [s[key].shape[0] for s in samples] for key in ("vertices", "faces", "edges")}
+    offsets = {key: torch.tensor([0] + values).cumsum(0) for key, values in counts.items()}
+    batch: dict = {
+        f"{key[:-1] if key != 'vertices' else 'vertex'}_ptr": offsets[key] for key in offsets
+    }
+    shift = {"faces": "vertices", "edges": "vertices", "gemm": "edges"}
+    for key in samples[0]:
+        values = [s[key] for s in samples]
+        if key in shift:
+            base = offsets[shift[key]]
+            values = [torch.where(v >= 0, v + base[i], v) for i, v in enumerate(values)]
+        if key == "label":
+            batch[key] = torch.stack(values)
+        elif isinstance(values[0], torch.Tensor) and values[0].dim() >= 1:
+            batch[key] = torch.cat(values)
+        else:
+            batch[key] = values
+    return batch

@@ -10,12 +10,13 @@ from geo3d.structures.boxes import (
 )
 from geo3d.structures.mesh_edges import MeshEdges, mesh_edges
 from geo3d.structures.meshes import Mesh, check_mesh, sample_surface
-from geo3d.structures.points import packed_to_padded, padded_to_packed
+from geo3d.structures.points import batch_to_ptr, packed_to_padded, padded_to_packed, ptr_to_batch
 
 __all__ = [
     "BOX_DIM",
     "Mesh",
     "MeshEdges",
+    "batch_to_ptr",
     "box_corners",
     "check_boxes",
     "check_mesh",
@@ -24,6 +25,7 @@ __all__ = [
     "packed_to_padded",
     "padded_to_packed",
     "points_in_boxes",
+    "ptr_to_batch",
     "rotate_points_z",
     "sample_surface",
 ]

@@ -51,3 +51,23 @@ def packed_to_padded(
     padded = packed.new_full((num_clouds, width, packed.shape[1]), fill)
     padded[batch, position] = packed
     return padded, lengths
+
+
+def batch_to_ptr(batch: torch.Tensor, num_clouds: int | None = None) -> torch.Tensor:
+    """Sorted cloud indices ``batch (P,)`` to offsets ``ptr (B + 1,)``: cloud b is rows
+    ``ptr[b]:ptr[b + 1]`` (PyG's ``ptr``)."""
+    if batch.numel() and bool((batch[1:] < batch[:-1]).any()):
+        raise ValueError("'batch' must be sorted (the rows of each cloud together, in cloud order)")
+    if num_clouds is None:
+        num_clouds = int(batch.max()) + 1 if batch.numel() else 0
+    counts = torch.bincount(batch, minlength=num_clouds)
+    if counts.shape[0] != num_clouds:
+        raise ValueError(f"'batch' names clouds past num_clouds={num_clouds}")
+    return torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+
+
+def ptr_to_batch(ptr: torch.Tensor) -> torch.Tensor:
+    """Offsets ``ptr (B + 1,)`` to the cloud index of every row ``(ptr[-1],)``."""
+    if ptr.dim() != 1 or ptr.numel() == 0 or int(ptr[0]) != 0 or bool((ptr[1:] < ptr[:-1]).any()):
+        raise ValueError("'ptr' must be non-decreasing offsets starting at 0")
+    return torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=ptr.device), ptr.diff())

@@ -79,3 +79,16 @@ def test_padded_packed_round_trip():
 def test_packed_to_padded_rejects_unsorted_batch():
     with pytest.raises(ValueError, match="sorted"):
         packed_to_padded(torch.zeros(3, 2), torch.tensor([1, 0, 1]))
+
+
+def test_batch_ptr_round_trip():
+    from geo3d.structures import batch_to_ptr, ptr_to_batch
+
+    batch = torch.tensor([0, 0, 0, 2, 2])
+    ptr = batch_to_ptr(batch, num_clouds=4)
+    assert ptr.tolist() == [0, 3, 3, 5, 5]
+    assert torch.equal(ptr_to_batch(ptr), batch)
+    with pytest.raises(ValueError, match="sorted"):
+        batch_to_ptr(torch.tensor([1, 0]))
+    with pytest.raises(ValueError, match="ptr"):
+        ptr_to_batch(torch.tensor([1, 3]))
