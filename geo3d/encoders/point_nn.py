@@ -1,0 +1,108 @@
+"""Point-NN: a non-parametric point-cloud encoder (Zhang et al., CVPR 2023).
+
+"Parameter is Not All You Need: Starting from Non-Parametric Networks for 3D Point Cloud
+Analysis", section 3 and the official ``models/point_nn.py``. Every stage:
+
+1. farthest point sampling picks ``G`` group centres (from index 0);
+2. kNN takes the ``k`` nearest points of each centre (the centre itself included);
+3. local geometry aggregation: neighbour features and coordinates are centred on the
+   centre and divided by ``std + 1e-5``, where the official code takes **one unbiased std
+   over the whole batch tensor** (so a shape's features depend on its batch); features are
+   expanded by concatenating the centre's feature (C -> 2C); the normalised relative
+   coordinates are encoded by PosE into 2C channels; and the weighted feature is
+   ``(feature + PosE) * PosE``;
+4. pooling over the k neighbours: max + mean, then the batch norm of an untrained network in
+   eval mode (``x / sqrt(1 + 1e-5)``) and GELU.
+
+The raw embedding is PosE of the input xyz; the global feature is max + mean over the
+last stage's points. Defaults are the official ModelNet40 setting: 1024 points, 4 stages,
+72 channels, k = 90, 512 -> 256 -> 128 -> 64 groups, giving 1152 channels.
+
+Options, off by default: ``normalization="sample"`` takes the std per shape instead (a
+shape's feature then does not depend on the rest of the batch).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from geo3d import ops
+from geo3d.nn.positional import trig_positional_encoding
+
+BN_EPS = 1e-5
+
+
+class PointNNEncoder(nn.Module):
+    """``xyz (B, N, 3) -> (B, embed_dim * 2 ** num_stages)``; no parameters.
+
+    Args:
+        num_stages: sampling stages (4).
+        embed_dim: channels of the raw PosE embedding (72); doubled by every stage.
+        k: neighbours per group (90).
+        num_groups: group centres of the first stage (512), halved by each later stage.
+        alpha, beta: PosE's base (1000) and magnitude (100).
+        normalization: ``"batch"`` (official: one std over the batch) or ``"sample"``.
+    """
+
+    def __init__(
+        self,
+        num_stages: int = 4,
+        embed_dim: int = 72,
+        k: int = 90,
+        num_groups: int = 512,
+        alpha: float = 1000.0,
+        beta: float = 100.0,
+        normalization: str = "batch",
+    ):
+        super().__init__()
+        if embed_dim % 6:
+            raise ValueError(f"'embed_dim' must be a multiple of 6 (got {embed_dim})")
+        if normalization not in ("batch", "sample"):
+            raise ValueError(f"'normalization' must be 'batch' or 'sample' (got {normalization!r})")
+        if num_groups >> (num_stages - 1) < 1:
+            raise ValueError(f"{num_stages} stages cannot halve {num_groups} groups each time")
+        self.num_stages, self.embed_dim, self.k = num_stages, embed_dim, k
+        self.groups = [num_groups >> stage for stage in range(num_stages)]
+        self.alpha, self.beta, self.normalization = alpha, beta, normalization
+        self.out_dim = embed_dim * 2**num_stages
+
+    def _std(self, values: torch.Tensor) -> torch.Tensor:
+        """The official single unbiased std of the batch tensor, or one per shape."""
+        if self.normalization == "batch":
+            return values.std()
+        return values.flatten(1).std(dim=1).view(-1, *([1] * (values.dim() - 1)))
+
+    def stage(self, xyz: torch.Tensor, feats: torch.Tensor, num_groups: int):
+        """One stage: ``xyz (B, N, 3), feats (B, N, C) -> (B, G, 3), (B, G, 2C)``."""
+        centers = ops.farthest_point_sample(xyz, num_groups)  # (B, G)
+        center_xyz = ops.gather_points(xyz, centers)  # (B, G, 3)
+        center_feats = ops.gather_points(feats, centers)  # (B, G, C)
+        _, neighbors = ops.knn(center_xyz, xyz, self.k)  # (B, G, K)
+        knn_xyz = ops.gather_points(xyz, neighbors) - center_xyz.unsqueeze(2)  # (B, G, K, 3)
+        knn_feats = ops.gather_points(feats, neighbors) - center_feats.unsqueeze(2)  # (B, G, K, C)
+        knn_feats = knn_feats / (self._std(knn_feats) + 1e-5)
+        knn_xyz = knn_xyz / (self._std(knn_xyz) + 1e-5)
+        expanded = torch.cat(
+            [knn_feats, center_feats.unsqueeze(2).expand_as(knn_feats)], dim=-1
+        )  # (B, G, K, 2C)
+        encoding = trig_positional_encoding(knn_xyz, expanded.shape[-1], self.alpha, self.beta)
+        weighted = (expanded + encoding) * encoding
+        pooled = weighted.amax(dim=2) + weighted.mean(dim=2)  # (B, G, 2C)
+        pooled = nn.functional.gelu(pooled / math.sqrt(1 + BN_EPS))
+        return center_xyz, pooled
+
+    def forward(self, xyz: torch.Tensor) -> torch.Tensor:
+        if xyz.dim() != 3 or xyz.shape[-1] != 3:
+            raise ValueError(f"Expected 'xyz' of shape (B, N, 3) (got {tuple(xyz.shape)})")
+        if xyz.shape[1] < max(self.groups[0], self.k):
+            raise ValueError(
+                f"each cloud needs at least {max(self.groups[0], self.k)} points for "
+                f"{self.groups[0]} groups of {self.k} neighbours (got {xyz.shape[1]})"
+            )
+        feats = trig_positional_encoding(xyz, self.embed_dim, self.alpha, self.beta)  # (B, N, 72)
+        for num_groups in self.groups:
+            xyz, feats = self.stage(xyz, feats, num_groups)
+        return feats.amax(dim=1) + feats.mean(dim=1)  # (B, out_dim)

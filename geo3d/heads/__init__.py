@@ -1,0 +1,5 @@
+"""Heads on top of encoders."""
+
+from geo3d.heads.memory_bank import MemoryBankClassifier
+
+__all__ = ["MemoryBankClassifier"]
