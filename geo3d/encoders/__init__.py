@@ -1,5 +1,6 @@
 """Whole backbones."""
 
 from geo3d.encoders.point_nn import PointNNEncoder
+from geo3d.encoders.point_pn import PointPN
 
-__all__ = ["PointNNEncoder"]
+__all__ = ["PointNNEncoder", "PointPN"]

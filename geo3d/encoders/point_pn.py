@@ -1,0 +1,158 @@
+"""Point-PN: Point-NN with a few learned linear layers (Zhang et al., CVPR 2023, section 4).
+
+As the official ``models/point_pn.py`` computes it:
+
+- raw embedding: a learned linear map of xyz (3 -> 36, no bias) + BatchNorm + ReLU (4 inputs
+  on ScanObjectNN with the height);
+- 4 stages of FPS (512, 256, 128, 64 groups) and kNN (k = 40, the centre included), with
+  channels 36 -> 72 -> 144 -> 288 -> 288 (expansions 2, 2, 2, 1);
+- local geometry aggregation per stage: neighbour coordinates centred on the group centre
+  and divided by ``std + 1e-5`` with one std over the batch tensor (ModelNet40 variant;
+  ``xyz_normalization="max"`` is the ScanObjectNN variant, each group scaled by its largest
+  absolute offset per axis); features are *not* normalised; expansion by the centre's
+  feature; a linear layer (+ BN + ReLU) to the stage's width; PosE with the sines and
+  cosines in blocks (``layout="blocked"``), ``(feature + PosE) * PosE``; residual bottleneck
+  blocks (2, 1, 1, 1 per stage) of two linear layers with BN;
+- pooling: max + mean over the neighbours, BatchNorm, GELU; global max + mean;
+- head: 288 -> 512 -> 256 -> classes with BN, ReLU and dropout 0.5.
+
+About 0.77 M parameters for 40 classes. Linear layers on channels-last tensors stand in for
+the official 1x1 convolutions (the same maps, the same parameter counts).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from geo3d import ops
+from geo3d.nn.positional import trig_positional_encoding
+
+
+class LinearBNReLU(nn.Module):
+    """``(..., C_in) -> (..., C_out)``: linear, BatchNorm over every position, ReLU."""
+
+    def __init__(self, in_dim: int, out_dim: int, bias: bool = True, relu: bool = True):
+        super().__init__()
+        self.linear = nn.Linear(in_dim, out_dim, bias=bias)
+        self.norm = nn.BatchNorm1d(out_dim)
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        y = self.norm(self.linear(x).reshape(-1, self.linear.out_features))
+        y = y.reshape(*shape[:-1], -1)
+        return torch.relu(y) if self.relu else y
+
+
+class ResidualBottleneck(nn.Module):
+    """The official ``Linear2Layer``: ``relu(BN(W2 relu(BN(W1 x))) + x)``, width C -> C/2 -> C."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.reduce = LinearBNReLU(dim, dim // 2)
+        self.expand = LinearBNReLU(dim // 2, dim, relu=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.expand(self.reduce(x)) + x)
+
+
+class PointPNStage(nn.Module):
+    """FPS + kNN + local geometry aggregation + pooling: ``(B, N, 3), (B, N, C_in) ->
+    (B, G, 3), (B, G, out_dim)``."""
+
+    def __init__(self, in_dim, out_dim, num_groups, k, blocks, alpha, beta, xyz_normalization):
+        super().__init__()
+        self.num_groups, self.k = num_groups, k
+        self.alpha, self.beta = alpha, beta
+        self.xyz_normalization = xyz_normalization
+        self.expand = LinearBNReLU(2 * in_dim, out_dim, bias=False)
+        self.blocks = nn.Sequential(*[ResidualBottleneck(out_dim) for _ in range(blocks)])
+        self.pool_norm = nn.BatchNorm1d(out_dim)
+
+    def forward(self, xyz: torch.Tensor, feats: torch.Tensor):
+        centers = ops.farthest_point_sample(xyz, self.num_groups)  # (B, G)
+        center_xyz = ops.gather_points(xyz, centers)
+        center_feats = ops.gather_points(feats, centers)  # (B, G, C)
+        _, neighbors = ops.knn(center_xyz, xyz, self.k)  # (B, G, K)
+        knn_xyz = ops.gather_points(xyz, neighbors) - center_xyz.unsqueeze(2)  # (B, G, K, 3)
+        if self.xyz_normalization == "std":
+            knn_xyz = knn_xyz / (knn_xyz.std() + 1e-5)
+        else:  # per group and axis, by the largest absolute offset (the ScanObjectNN variant)
+            knn_xyz = knn_xyz / knn_xyz.abs().amax(dim=2, keepdim=True).clamp(min=1e-12)
+        knn_feats = ops.gather_points(feats, neighbors)  # (B, G, K, C)
+        expanded = torch.cat([knn_feats, center_feats.unsqueeze(2).expand_as(knn_feats)], dim=-1)
+        x = self.expand(expanded)  # (B, G, K, out)
+        encoding = trig_positional_encoding(
+            knn_xyz, x.shape[-1], self.alpha, self.beta, layout="blocked"
+        )
+        x = self.blocks((x + encoding) * encoding)
+        pooled = x.amax(dim=2) + x.mean(dim=2)  # (B, G, out)
+        pooled = self.pool_norm(pooled.reshape(-1, pooled.shape[-1])).reshape(pooled.shape)
+        return center_xyz, nn.functional.gelu(pooled)
+
+
+class PointPN(nn.Module):
+    """The Point-PN classifier: ``xyz (B, N, in_channels) -> logits (B, num_classes)``.
+
+    The first three input channels are the coordinates used for sampling and grouping;
+    all ``in_channels`` feed the raw embedding.
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 40,
+        in_channels: int = 3,
+        embed_dim: int = 36,
+        k: int = 40,
+        num_groups: int = 512,
+        blocks: tuple[int, ...] = (2, 1, 1, 1),
+        expansions: tuple[int, ...] = (2, 2, 2, 1),
+        alpha: float = 1000.0,
+        beta: float = 100.0,
+        xyz_normalization: str = "std",
+        dropout: float = 0.5,
+    ):
+        super().__init__()
+        if len(blocks) != len(expansions):
+            raise ValueError("'blocks' and 'expansions' need one entry per stage")
+        if xyz_normalization not in ("std", "max"):
+            raise ValueError(
+                f"'xyz_normalization' must be 'std' or 'max' (got {xyz_normalization!r})"
+            )
+        self.in_channels = in_channels
+        self.embed = LinearBNReLU(in_channels, embed_dim, bias=False)
+        stages, dim, groups = [], embed_dim, num_groups
+        for stage_blocks, expansion in zip(blocks, expansions):
+            if (dim * expansion) % 6:
+                raise ValueError(f"stage width {dim * expansion} must be a multiple of 6 for PosE")
+            stages.append(
+                PointPNStage(
+                    dim, dim * expansion, groups, k, stage_blocks, alpha, beta, xyz_normalization
+                )
+            )
+            dim, groups = dim * expansion, groups // 2
+        self.stages = nn.ModuleList(stages)
+        self.out_dim = dim
+        self.head = nn.Sequential(
+            nn.Linear(dim, 512), nn.BatchNorm1d(512), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(512, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(256, num_classes),
+        )  # fmt: skip
+
+    def features(self, points: torch.Tensor) -> torch.Tensor:
+        """``(B, N, in_channels) -> (B, out_dim)`` global features."""
+        if points.dim() != 3 or points.shape[-1] != self.in_channels:
+            raise ValueError(
+                f"Expected 'points' of shape (B, N, {self.in_channels}) (got {tuple(points.shape)})"
+            )
+        needed = max(self.stages[0].num_groups, self.stages[0].k)
+        if points.shape[1] < needed:
+            raise ValueError(f"each cloud needs at least {needed} points (got {points.shape[1]})")
+        xyz, feats = points[..., :3].contiguous(), self.embed(points)
+        for stage in self.stages:
+            xyz, feats = stage(xyz, feats)
+        return feats.amax(dim=1) + feats.mean(dim=1)
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(points))

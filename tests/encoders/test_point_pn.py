@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+from geo3d.encoders import PointPN
+from geo3d.nn import trig_positional_encoding
+
+
+def small(**kwargs):
+    return PointPN(num_classes=5, num_groups=32, k=8, **kwargs)
+
+
+def test_parameter_count_matches_the_paper():
+    count = sum(p.numel() for p in PointPN(num_classes=40).parameters())
+    assert 760_000 < count < 780_000  # "0.8 M"; the official model has 0.77 M
+    assert PointPN().out_dim == 288
+
+
+def test_forward_backward_shapes_and_gradients():
+    model = small()
+    points = torch.rand(4, 96, 3)
+    logits = model(points)
+    assert logits.shape == (4, 5)
+    logits.logsumexp(1).sum().backward()
+    missing = [
+        n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()
+    ]
+    assert not missing
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(points), model(points))
+
+
+def test_scanobjectnn_variant_with_height_and_max_normalisation():
+    model = small(in_channels=4, xyz_normalization="max")
+    points = torch.cat([torch.rand(2, 96, 3), torch.rand(2, 96, 1)], dim=-1)
+    assert model(points).shape == (2, 5)
+
+
+def test_blocked_positional_layout_is_used():
+    stage = small().stages[0]
+    x = torch.rand(1, 1, 1, 3)
+    encoding = trig_positional_encoding(x, 72, layout="blocked")
+    assert torch.allclose(
+        encoding[..., :12], torch.sin(100 * x[..., :1] / 1000 ** (torch.arange(12) / 12))
+    )
+    assert stage.expand.linear.in_features == 72 and stage.expand.linear.out_features == 72
+
+
+def test_bad_input():
+    model = small()
+    with pytest.raises(ValueError, match="at least 32 points"):
+        model(torch.rand(2, 20, 3))
+    with pytest.raises(ValueError, match=r"\(B, N, 3\)"):
+        model(torch.rand(2, 96, 4))
