@@ -1,6 +1,6 @@
 """Whole backbones."""
 
 from geo3d.encoders.point_nn import PointNNEncoder
-from geo3d.encoders.point_pn import PointPN
+from geo3d.encoders.point_pn import PointPNEncoder
 
-__all__ = ["PointNNEncoder", "PointPN"]
+__all__ = ["PointNNEncoder", "PointPNEncoder"]

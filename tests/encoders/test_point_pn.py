@@ -1,18 +1,18 @@
 import pytest
 import torch
 
-from geo3d.encoders import PointPN
+from geo3d.models import create_model
 from geo3d.nn import trig_positional_encoding
 
 
 def small(**kwargs):
-    return PointPN(num_classes=5, num_groups=32, k=8, **kwargs)
+    return create_model("point_pn", num_classes=5, num_groups=32, k=8, **kwargs)
 
 
 def test_parameter_count_matches_the_paper():
-    count = sum(p.numel() for p in PointPN(num_classes=40).parameters())
+    count = sum(p.numel() for p in create_model("point_pn", num_classes=40).parameters())
     assert 760_000 < count < 780_000  # "0.8 M"; the official model has 0.77 M
-    assert PointPN().out_dim == 288
+    assert create_model("point_pn").encoder.out_dim == 288
 
 
 def test_forward_backward_shapes_and_gradients():
@@ -37,7 +37,7 @@ def test_scanobjectnn_variant_with_height_and_max_normalisation():
 
 
 def test_blocked_positional_layout_is_used():
-    stage = small().stages[0]
+    stage = small().encoder.stages[0]
     x = torch.rand(1, 1, 1, 3)
     encoding = trig_positional_encoding(x, 72, layout="blocked")
     assert torch.allclose(

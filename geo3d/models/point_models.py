@@ -1,0 +1,44 @@
+"""Point-NN and Point-PN as pipelines (Zhang et al., CVPR 2023)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from geo3d.encoders.point_nn import PointNNEncoder
+from geo3d.encoders.point_pn import PointPNEncoder
+from geo3d.heads.classification import MLPHead
+from geo3d.heads.memory_bank import MemoryBankClassifier
+from geo3d.models.pipeline import Pipeline, classification_loss
+from geo3d.models.registry import register_model
+
+
+@register_model("point_nn")
+def point_nn(num_classes: int = 40, gamma: float = 100.0, **encoder_options) -> Pipeline:
+    """Training-free Point-NN: the non-parametric encoder and a memory-bank head.
+    ``fit`` fills the memory from the training set; the defaults are the official ones."""
+    encoder = PointNNEncoder(**encoder_options)
+    return Pipeline(encoder, MemoryBankClassifier(num_classes, gamma), trainable=False)
+
+
+@register_model("point_pn")
+def point_pn(
+    num_classes: int = 40, label_smoothing: float = 0.4, dropout: float = 0.5, **encoder_options
+) -> Pipeline:
+    """Point-PN: the encoder and its 512-256 head, trained with cross-entropy and the
+    official label smoothing of 0.4."""
+    encoder = PointPNEncoder(**encoder_options)
+    head = MLPHead(encoder.out_dim, num_classes, dropout=dropout)
+    return Pipeline(encoder, head, loss_fn=classification_loss(label_smoothing))
+
+
+class PlugAndPlay(nn.Module):
+    """Point-NN's third use (section 3.4): its logits added to a trained model's at
+    inference, ``logits = model(x) + weight * point_nn(x)``, with no retraining."""
+
+    def __init__(self, model: nn.Module, point_nn_model: Pipeline, weight: float = 1.0):
+        super().__init__()
+        self.model, self.point_nn, self.weight = model, point_nn_model, weight
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        return self.model(points) + self.weight * self.point_nn(points[..., :3].contiguous())
