@@ -1,0 +1,135 @@
+"""From a DataConfig to train/val/test data sets of ``(points (N, 3), label)`` pairs."""
+
+from __future__ import annotations
+
+import torch
+
+from geo3d.data import transforms as T
+from geo3d.engine.config import DataConfig
+
+AUGMENTATIONS = {
+    "scale": lambda: T.RandomScale(2 / 3, 3 / 2, anisotropic=True),  # Point-PN's
+    "translate": lambda: T.RandomTranslate(0.2),  # Point-PN's
+    "rotate_z": lambda: T.RandomRotation(),
+    "jitter": lambda: T.Jitter(0.01, 0.05),
+    "dropout": lambda: T.RandomDropout(0.875),
+    "shuffle": lambda: T.ShufflePoints(),
+}
+
+
+class ClassificationView(torch.utils.data.Dataset):
+    """``(points (num_points, 3), label)`` from any classification data set of dicts.
+
+    Takes the first ``num_points`` points (Point-NN's and PointNet++'s protocol) and, for
+    training, applies the augmentations with a generator seeded from ``(seed, epoch,
+    index)``: the same run gives the same batches, with any number of workers.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        num_points: int,
+        augment: list[str] | None = None,
+        seed: int = 0,
+        indices=None,
+    ):
+        unknown = [a for a in augment or [] if a not in AUGMENTATIONS]
+        if unknown:
+            raise ValueError(f"unknown augmentations {unknown} (known: {', '.join(AUGMENTATIONS)})")
+        self.dataset, self.num_points, self.seed = dataset, num_points, seed
+        self.indices = list(range(len(dataset))) if indices is None else list(indices)
+        self.transform = T.Compose([AUGMENTATIONS[a]() for a in augment or []])
+        self.epoch = 0
+        self.classes = getattr(dataset, "classes", None)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int):
+        item = self.dataset[self.indices[index]]
+        points = item["points"][: self.num_points]
+        if points.shape[0] < self.num_points:
+            raise ValueError(
+                f"sample {self.indices[index]} has {points.shape[0]} points, fewer than {self.num_points}"
+            )
+        if self.transform.transforms:
+            generator = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) % 2**63)
+            points = self.transform({"points": points}, generator)["points"]
+        return points.contiguous(), item["label"]
+
+    def labels(self) -> torch.Tensor:
+        return torch.stack([self.dataset[i]["label"] for i in self.indices])
+
+
+def _split_off_validation(dataset, fraction: float, seed: int):
+    count = len(dataset)
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
+    held = max(1, int(round(count * fraction)))
+    return sorted(order[held:]), sorted(order[:held])
+
+
+def build_datasets(
+    config: DataConfig,
+) -> tuple[ClassificationView, ClassificationView, ClassificationView, list]:
+    """``(train, val, test, class_names)``. Data sets without a validation split hold out
+    ``val_fraction`` of the training set (a fixed random subset)."""
+    name = config.dataset
+    if name == "synthetic_shapes":
+        from geo3d.data.synthetic import SyntheticShapes
+
+        make = lambda split: SyntheticShapes(
+            split,
+            num_points=max(config.num_points, 1024),
+            per_class=config.per_class,
+            seed=config.seed,
+        )  # noqa: E731
+        train, val, test = make("train"), make("val"), make("test")
+        classes = list(train.classes)
+        return (
+            ClassificationView(train, config.num_points, config.augment, config.seed),
+            ClassificationView(val, config.num_points),
+            ClassificationView(test, config.num_points),
+            classes,
+        )
+    if config.root is None:
+        raise ValueError(f"data set {name!r} needs 'data.root' (where it lies on disk)")
+    from geo3d.data import datasets as D
+
+    if name == "modelnet40":
+        train, test = (
+            D.ModelNetNormalResampled(config.root, "train", 10000),
+            D.ModelNetNormalResampled(config.root, "test", 10000),
+        )
+    elif name == "modelnet40_h5":
+        train, test = (
+            D.ModelNetH5(config.root, "train", 2048),
+            D.ModelNetH5(config.root, "test", 2048),
+        )
+    elif name == "modelnet40_off":
+        train = D.ModelNetMeshFolder(
+            config.root, "train", max(config.num_points, 1024), seed=config.seed
+        )
+        test = D.ModelNetMeshFolder(
+            config.root, "test", max(config.num_points, 1024), seed=config.seed
+        )
+    elif name == "scanobjectnn":
+        variant = config.variant or "PB_T50_RS"
+        train, test = (
+            D.ScanObjectNN(config.root, variant, "train", 2048),
+            D.ScanObjectNN(config.root, variant, "test", 2048),
+        )
+    else:
+        raise ValueError(
+            f"unknown data set {name!r} (synthetic_shapes, modelnet40, modelnet40_h5, modelnet40_off, scanobjectnn)"
+        )
+    kept, held = _split_off_validation(train, config.val_fraction, config.seed)
+    classes = list(getattr(train, "classes", []))
+    return (
+        ClassificationView(train, config.num_points, config.augment, config.seed, kept),
+        ClassificationView(train, config.num_points, None, config.seed, held),
+        ClassificationView(test, config.num_points),
+        classes,
+    )
