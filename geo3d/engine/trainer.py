@@ -145,6 +145,13 @@ def run(
     """
     rank, world_size, device = D.init_distributed()
     main = D.is_main(rank)
+    seed_everything(config.train.seed)
+    # Data and model first: a config naming a missing data set or a bad option fails here,
+    # before anything is written.
+    train_set, val_set, test_set, classes = build_datasets(config.data)
+    num_classes = len(classes)
+    model = create_model(config.model.name, num_classes=num_classes, **config.model.options)
+    model = model.to(device)
     folder = os.path.join(config.output_dir, config.name)
     if main:
         os.makedirs(folder, exist_ok=True)
@@ -152,12 +159,6 @@ def run(
     logger = make_logger(folder if main else None)
     if not main:
         logger.setLevel(logging.WARNING)
-    seed_everything(config.train.seed)
-    train_set, val_set, test_set, classes = build_datasets(config.data)
-    num_classes = len(classes)
-    model = create_model(config.model.name, num_classes=num_classes, **config.model.options).to(
-        device
-    )
     parameters = sum(p.numel() for p in model.parameters())
     logger.info(f"{config.name}: {config.model.name} with {parameters:,} parameters ({parameters / 1e6:.2f} M), "
                 f"{len(train_set)} train / {len(val_set)} val / {len(test_set)} test samples, "

@@ -109,6 +109,7 @@ def test_missing_data_root_is_a_clear_error(tmp_path):
     )
     with pytest.raises(FileNotFoundError, match="modelnet40_normal_resampled"):
         run(config)
+    assert not (tmp_path / "pointnn_modelnet40").exists()  # nothing half-written
 
 
 def test_two_processes_with_torchrun(tmp_path):
@@ -122,3 +123,23 @@ def test_two_processes_with_torchrun(tmp_path):
     assert 0 <= saved["test_oa"] <= 1
     log = (tmp_path / "ddp" / "tiny_pn" / "train.log").read_text()
     assert "2 process(es)" in log
+
+
+def test_test_tool_reproduces_the_training_results(tmp_path):
+    import importlib.util
+
+    path = write_config(tmp_path / "t.yaml", TINY_PN, train={"epochs": 1})
+    results = run(load_config(path, [f"output_dir={tmp_path}"]))
+    spec = importlib.util.spec_from_file_location(
+        "test_tool", os.path.join(ROOT, "tools", "test.py")
+    )
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert tool.main([str(path), str(tmp_path / "tiny_pn" / "best.pt")]) == 0
+    assert json.loads(out.getvalue())["test_oa"] == pytest.approx(results["test_oa"])
+    assert tool.main([str(path), str(tmp_path / "missing.pt")]) == 2

@@ -1,0 +1,51 @@
+"""Evaluate a checkpoint of a config on its test split (and validation split).
+
+python tools/test.py configs/pointpn_synthetic.yaml runs/pointpn_synthetic/best.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from geo3d.engine import load_config  # noqa: E402
+from geo3d.engine.checkpoint import load_checkpoint  # noqa: E402
+from geo3d.engine.data import build_datasets  # noqa: E402
+from geo3d.engine.trainer import evaluate  # noqa: E402
+from geo3d.models import create_model  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("config")
+    parser.add_argument("checkpoint")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config, args.set)
+        _, val_set, test_set, classes = build_datasets(config.data)
+        model = create_model(config.model.name, num_classes=len(classes), **config.model.options)
+        model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    results = {}
+    for split, dataset in (("val", val_set), ("test", test_set)):
+        metrics = evaluate(model, dataset, config, device, 0, 1, len(classes))
+        results.update({f"{split}_oa": metrics["oa"], f"{split}_macc": metrics["macc"]})
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
