@@ -198,22 +198,28 @@ def run(
 def run_training_free(
     model, config, train_set, val_set, test_set, device, rank, world_size, num_classes, logger
 ):
-    """Point-NN: encode the training set into the memory bank, choose gamma, evaluate."""
+    """Point-NN: encode the training set into the memory bank, choose gamma, evaluate.
+    Every split is encoded once (the encoder is the whole cost)."""
     logger.info("training-free: encoding the training set into the memory bank")
     train_features, train_labels = predict(
         model, train_set, config, device, rank, world_size, features_only=True
     )
     model.head.build(train_features.to(device), train_labels.to(device))
-    target = val_set if config.train.select_gamma_on == "val" else test_set
-    features, labels = predict(model, target, config, device, rank, world_size, features_only=True)
+    encoded = {
+        name: predict(model, dataset, config, device, rank, world_size, features_only=True)
+        for name, dataset in (("val", val_set), ("test", test_set))
+    }
+    features, labels = encoded[config.train.select_gamma_on]
     gamma = model.head.select_gamma(
         features.to(device), labels.to(device), config.train.gamma_candidates
     )
     logger.info(f"gamma = {gamma:g}, chosen on the {config.train.select_gamma_on} split")
-    val = evaluate(model, val_set, config, device, rank, world_size, num_classes)
-    test = evaluate(model, test_set, config, device, rank, world_size, num_classes)
-    return {"gamma": gamma, "gamma_chosen_on": config.train.select_gamma_on, "val_oa": val["oa"],
-            "val_macc": val["macc"], "test_oa": test["oa"], "test_macc": test["macc"]}  # fmt: skip
+    results = {"gamma": gamma, "gamma_chosen_on": config.train.select_gamma_on}
+    for name, (features, labels) in encoded.items():
+        predictions = model.predict(model.head(features.to(device))).cpu()
+        metrics = classification_metrics(predictions, labels, num_classes)
+        results.update({f"{name}_oa": metrics["oa"], f"{name}_macc": metrics["macc"]})
+    return results
 
 
 def run_training(model, config, train_set, val_set, test_set, device, rank, world_size, num_classes, logger,
