@@ -16,16 +16,13 @@ centre, for the classes ``Car``, ``Pedestrian`` and ``Cyclist``. Objects with fe
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from geo3d.data.synthetic.shapes import default_cache_dir
+from geo3d.data.synthetic.cache import cached
 from geo3d.structures.boxes import count_points_in_boxes
 
 CLASSES = ("Car", "Pedestrian", "Cyclist")
@@ -300,20 +297,9 @@ class SyntheticLidar(torch.utils.data.Dataset):
             "sensor": asdict(sensor),
             "version": 1,
         }
-        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-        path = None
-        if cache_dir is not False:
-            folder = os.fspath(cache_dir) if cache_dir not in (None, True) else default_cache_dir()
-            path = os.path.join(folder, f"synthetic_lidar-{split}-{key}.pt")
-        if path is not None and os.path.exists(path):
-            self.samples = torch.load(path, weights_only=True)
-        else:
-            self.samples = self._generate(progress)
-            if path is not None:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                temporary = f"{path}.{os.getpid()}.tmp"
-                torch.save(self.samples, temporary)
-                os.replace(temporary, path)
+        self.samples = cached(
+            f"synthetic_lidar-{split}", settings, lambda: self._generate(progress), cache_dir
+        )
 
     def _generate(self, progress: bool) -> list[dict]:
         from tqdm import tqdm

@@ -12,15 +12,13 @@ is the label of the edge's first face, the soft label the mean of its two faces'
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 
 import numpy as np
 import torch
 
-from geo3d.data.synthetic.shapes import _rotation, default_cache_dir
+from geo3d.data.synthetic.cache import cached
+from geo3d.data.synthetic.shapes import _rotation
 from geo3d.structures.mesh_edges import mesh_edges
 
 CLASSES = ("box", "ellipsoid", "cylinder", "cone", "capsule", "torus", "sphere")
@@ -139,21 +137,10 @@ class SyntheticMeshes(torch.utils.data.Dataset):
             "classes": CLASSES,
             "version": 1,
         }
-        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
         self.seed = seed
-        path = None
-        if cache_dir is not False:
-            folder = os.fspath(cache_dir) if cache_dir not in (None, True) else default_cache_dir()
-            path = os.path.join(folder, f"synthetic_meshes-{split}-{key}.pt")
-        if path is not None and os.path.exists(path):
-            self.samples = torch.load(path, weights_only=True)
-        else:
-            self.samples = self._generate(progress)
-            if path is not None:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                temporary = f"{path}.{os.getpid()}.tmp"
-                torch.save(self.samples, temporary)
-                os.replace(temporary, path)
+        self.samples = cached(
+            f"synthetic_meshes-{split}", settings, lambda: self._generate(progress), cache_dir
+        )
 
     def _generate(self, progress: bool) -> list[dict]:
         from tqdm import tqdm

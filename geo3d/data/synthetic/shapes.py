@@ -16,13 +16,13 @@ scaled into the unit sphere. Normals are the faces' normals, rotated with the po
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 
 import numpy as np
 import torch
+
+from geo3d.data.synthetic.cache import cached
 
 CLASSES = (
     "box",
@@ -177,10 +177,6 @@ def make_shape(
     return points.astype(np.float32), normals.astype(np.float32)
 
 
-def default_cache_dir() -> str:
-    return os.environ.get("GEO3D_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "geo3d"))
-
-
 class SyntheticShapes(torch.utils.data.Dataset):
     """The ``synthetic_shapes`` data set (see the module docstring).
 
@@ -213,20 +209,9 @@ class SyntheticShapes(torch.utils.data.Dataset):
         self.seed = seed
         settings = {"split": split, "num_points": num_points, "per_class": self.per_class,
                     "seed": seed, "classes": CLASSES, "version": 1}  # fmt: skip
-        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-        path = None
-        if cache_dir is not False:
-            folder = os.fspath(cache_dir) if cache_dir not in (None, True) else default_cache_dir()
-            path = os.path.join(folder, f"synthetic_shapes-{split}-{key}.pt")
-        if path is not None and os.path.exists(path):
-            data = torch.load(path, weights_only=True)
-        else:
-            data = self._generate(progress)
-            if path is not None:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                temporary = f"{path}.{os.getpid()}.tmp"
-                torch.save(data, temporary)
-                os.replace(temporary, path)  # atomic: never a half-written cache
+        data = cached(
+            f"synthetic_shapes-{split}", settings, lambda: self._generate(progress), cache_dir
+        )
         self.points, self.normals, self.labels = data["points"], data["normals"], data["labels"]
 
     def _generate(self, progress: bool) -> dict[str, torch.Tensor]:
