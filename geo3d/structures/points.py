@@ -38,14 +38,9 @@ def packed_to_padded(
         raise ValueError(
             f"Expected 'packed' (P, C) and 'batch' (P,) (got {tuple(packed.shape)} and {tuple(batch.shape)})"
         )
-    if batch.numel() and bool((batch[1:] < batch[:-1]).any()):
-        raise ValueError("'batch' must be sorted (the rows of each cloud together, in cloud order)")
-    if num_clouds is None:
-        num_clouds = int(batch.max()) + 1 if batch.numel() else 0
-    lengths = torch.bincount(batch, minlength=num_clouds)
-    if lengths.shape[0] != num_clouds:
-        raise ValueError(f"'batch' names clouds past num_clouds={num_clouds}")
-    starts = torch.cumsum(lengths, 0) - lengths
+    ptr = batch_to_ptr(batch, num_clouds)
+    lengths, starts = ptr.diff(), ptr[:-1]
+    num_clouds = lengths.shape[0]
     position = torch.arange(packed.shape[0], device=packed.device) - starts[batch]
     width = int(lengths.max()) if lengths.numel() else 0
     padded = packed.new_full((num_clouds, width, packed.shape[1]), fill)
