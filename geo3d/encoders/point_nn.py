@@ -19,7 +19,10 @@ last stage's points. Defaults are the official ModelNet40 setting: 1024 points, 
 72 channels, k = 90, 512 -> 256 -> 128 -> 64 groups, giving 1152 channels.
 
 Options, off by default: ``normalization="sample"`` takes the std per shape instead (a
-shape's feature then does not depend on the rest of the batch).
+shape's feature then does not depend on the rest of the batch); ``skip_origin_fps=True``
+reproduces the official CUDA FPS, which never picks a candidate with squared norm
+<= 1e-3 after the first pick (emulated exactly by moving those points onto the first
+pick for the sampling only: their distance is then 0, so they are never the farthest).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class PointNNEncoder(nn.Module):
         num_groups: group centres of the first stage (512), halved by each later stage.
         alpha, beta: PosE's base (1000) and magnitude (100).
         normalization: ``"batch"`` (official: one std over the batch) or ``"sample"``.
+        skip_origin_fps: the official FPS rule for points within 1e-3 of the origin.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class PointNNEncoder(nn.Module):
         alpha: float = 1000.0,
         beta: float = 100.0,
         normalization: str = "batch",
+        skip_origin_fps: bool = False,
     ):
         super().__init__()
         if embed_dim % 6:
@@ -67,6 +72,7 @@ class PointNNEncoder(nn.Module):
         self.num_stages, self.embed_dim, self.k = num_stages, embed_dim, k
         self.groups = [num_groups >> stage for stage in range(num_stages)]
         self.alpha, self.beta, self.normalization = alpha, beta, normalization
+        self.skip_origin_fps = skip_origin_fps
         self.out_dim = embed_dim * 2**num_stages
 
     def _std(self, values: torch.Tensor) -> torch.Tensor:
@@ -77,7 +83,11 @@ class PointNNEncoder(nn.Module):
 
     def stage(self, xyz: torch.Tensor, feats: torch.Tensor, num_groups: int):
         """One stage: ``xyz (B, N, 3), feats (B, N, C) -> (B, G, 3), (B, G, 2C)``."""
-        centers = ops.farthest_point_sample(xyz, num_groups)  # (B, G)
+        sample_xyz = xyz
+        if self.skip_origin_fps:  # the official kernel's rule (see the class docstring)
+            near_origin = (xyz * xyz).sum(-1, keepdim=True) <= 1e-3
+            sample_xyz = torch.where(near_origin, xyz[:, :1], xyz).contiguous()
+        centers = ops.farthest_point_sample(sample_xyz, num_groups)  # (B, G)
         center_xyz = ops.gather_points(xyz, centers)  # (B, G, 3)
         center_feats = ops.gather_points(feats, centers)  # (B, G, C)
         _, neighbors = ops.knn(center_xyz, xyz, self.k)  # (B, G, K)

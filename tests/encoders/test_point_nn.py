@@ -126,3 +126,26 @@ def test_memory_bank_classifier_formula_and_gamma_selection():
     assert gamma == 5.0  # gamma 0 weighs memories equally: class 1 (two of them) wins both: 50 %
     with pytest.raises(RuntimeError, match="empty"):
         MemoryBankClassifier(2)(query)
+
+
+def test_official_fps_rule_skips_points_at_the_origin():
+    g = torch.Generator().manual_seed(4)
+    xyz = torch.rand(1, 64, 3, generator=g) + 0.5
+    xyz[0, 10:30] = 0.01 * torch.rand(20, 3, generator=g)  # squared norms below 1e-3
+    encoder = PointNNEncoder(num_stages=1, embed_dim=12, k=4, num_groups=40, skip_origin_fps=True)
+    captured = {}
+    original = encoder.stage
+
+    def spy(xyz_in, feats, num_groups):
+        centre_xyz, pooled = original(xyz_in, feats, num_groups)
+        captured["centres"] = centre_xyz
+        return centre_xyz, pooled
+
+    encoder.stage = spy
+    encoder(xyz)
+    norms = (captured["centres"] ** 2).sum(-1)
+    assert (norms[0, 1:] > 1e-3).all()  # never picked after the first
+    from geo3d import ops
+
+    plain = xyz[0, ops.farthest_point_sample(xyz, 60)[0]]  # 44 points away from the origin
+    assert ((plain**2).sum(-1) <= 1e-3).any()  # the plain rule does pick them
