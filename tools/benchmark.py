@@ -1,6 +1,7 @@
 """Speed tables of geo3d against the peers installed here.
 
     python tools/benchmark.py ops [--repeats 5] [--quick] [--markdown]
+    python tools/benchmark.py models [--repeats 3]     # Point-NN / Point-PN, 32 x 1024 points
 
 Each row times one op at one size with geo3d (CPU, and CUDA where present) and with
 every peer that is installed, in the same run, and prints the ratio of the best peer's
@@ -305,6 +306,38 @@ def bench_scatter(repeats: int, quick: bool) -> list[Row]:
     return rows
 
 
+def bench_models(repeats: int, quick: bool) -> list[tuple[str, str, float, float]]:
+    """Point-NN and Point-PN throughput on one batch of 32 x 1024 points (official settings):
+    rows of (model, what, ms per batch, shapes per second)."""
+    from geo3d.models import create_model
+
+    batch = 8 if quick else 32
+    points = torch.rand(batch, 1024, 3, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    labels = torch.randint(0, 40, (batch,))
+    rows = []
+    point_nn = create_model("point_nn", num_classes=40).eval()
+    with torch.no_grad():
+        ms = median_ms(lambda: point_nn.features(points), repeats)
+    rows.append(("Point-NN", "encode (training-free)", ms, batch / ms * 1000))
+    point_pn = create_model("point_pn", num_classes=40)
+    point_pn.eval()
+    with torch.no_grad():
+        ms = median_ms(lambda: point_pn(points), repeats)
+    rows.append(("Point-PN", "inference", ms, batch / ms * 1000))
+    point_pn.train()
+    optimizer = torch.optim.SGD(point_pn.parameters(), lr=0.01)
+
+    def step():
+        loss = point_pn.loss(point_pn(points), labels)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    ms = median_ms(step, repeats)
+    rows.append(("Point-PN", "training step", ms, batch / ms * 1000))
+    return rows
+
+
 def format_ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -343,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("suite", choices=["ops"], help="what to benchmark")
+    parser.add_argument("suite", choices=["ops", "models"], help="what to benchmark")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per cell (median)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
@@ -356,6 +389,13 @@ def main(argv: list[str] | None = None) -> int:
         f"median of {args.repeats} runs",
         flush=True,
     )
+    if args.suite == "models":
+        rows = bench_models(args.repeats, args.quick)
+        header = f"{'model':10} {'what':24} {'ms per batch':>13} {'shapes/s':>9}"
+        print(header + "\n" + "-" * len(header))
+        for model, what, ms, rate in rows:
+            print(f"{model:10} {what:24} {ms:13.0f} {rate:9.1f}")
+        return 0
     rows = []
     suites = (
         ("fps", bench_fps),

@@ -1,0 +1,17 @@
+import importlib.util
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_models_benchmark_reports_three_rates():
+    spec = importlib.util.spec_from_file_location("benchmark", os.path.join(ROOT, "tools", "benchmark.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    rows = tool.bench_models(repeats=1, quick=True)
+    assert [(model, what) for model, what, _, _ in rows] == [
+        ("Point-NN", "encode (training-free)"),
+        ("Point-PN", "inference"),
+        ("Point-PN", "training step"),
+    ]
+    assert all(ms > 0 and rate > 0 for _, _, ms, rate in rows)
