@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     if not ops.native_available():
         print("warning: geo3d._C is not built; timing the plain-torch references", file=sys.stderr)
     print(
-        f"geo3d ops benchmark: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"geo3d {args.suite} benchmark: torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"CUDA {'yes: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no'}; "
         f"median of {args.repeats} runs",
         flush=True,
