@@ -1,12 +1,14 @@
 """Whole models: the Pipeline and the model zoo (one registry)."""
 
 from geo3d.models.pipeline import Pipeline, classification_loss
-from geo3d.models.point_models import PlugAndPlay, point_nn, point_pn
+from geo3d.models.point_models import PlugAndPlay, PointNN, PointPN, point_nn, point_pn
 from geo3d.models.registry import available_models, create_model, register_model
 
 __all__ = [
     "Pipeline",
     "PlugAndPlay",
+    "PointNN",
+    "PointPN",
     "available_models",
     "classification_loss",
     "create_model",

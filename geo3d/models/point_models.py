@@ -13,23 +13,42 @@ from geo3d.models.pipeline import Pipeline, classification_loss
 from geo3d.models.registry import register_model
 
 
+class PointNN(PointNNEncoder):
+    """Point-NN, the non-parametric network: ``xyz (B, N, 3) -> (B, 1152)`` global features
+    with the official ModelNet40 defaults (see :class:`geo3d.encoders.PointNNEncoder`).
+    For classification, :func:`point_nn` adds the training-free memory-bank head."""
+
+
+class PointPN(Pipeline):
+    """Point-PN (the official architecture, 0.77 M parameters for 40 classes):
+    ``points (B, N, 3) -> logits (B, num_classes)``; cross-entropy with the official label
+    smoothing of 0.4. Encoder options as :class:`geo3d.encoders.PointPNEncoder`."""
+
+    def __init__(
+        self,
+        num_classes: int = 40,
+        label_smoothing: float = 0.4,
+        dropout: float = 0.5,
+        **encoder_options,
+    ):
+        encoder = PointPNEncoder(**encoder_options)
+        head = MLPHead(encoder.out_dim, num_classes, dropout=dropout)
+        super().__init__(encoder, head, loss_fn=classification_loss(label_smoothing))
+
+
 @register_model("point_nn")
 def point_nn(num_classes: int = 40, gamma: float = 100.0, **encoder_options) -> Pipeline:
-    """Training-free Point-NN: the non-parametric encoder and a memory-bank head.
+    """Training-free Point-NN classifier: the non-parametric encoder and a memory-bank head.
     ``fit`` fills the memory from the training set; the defaults are the official ones."""
-    encoder = PointNNEncoder(**encoder_options)
-    return Pipeline(encoder, MemoryBankClassifier(num_classes, gamma), trainable=False)
+    return Pipeline(
+        PointNN(**encoder_options), MemoryBankClassifier(num_classes, gamma), trainable=False
+    )
 
 
 @register_model("point_pn")
-def point_pn(
-    num_classes: int = 40, label_smoothing: float = 0.4, dropout: float = 0.5, **encoder_options
-) -> Pipeline:
-    """Point-PN: the encoder and its 512-256 head, trained with cross-entropy and the
-    official label smoothing of 0.4."""
-    encoder = PointPNEncoder(**encoder_options)
-    head = MLPHead(encoder.out_dim, num_classes, dropout=dropout)
-    return Pipeline(encoder, head, loss_fn=classification_loss(label_smoothing))
+def point_pn(num_classes: int = 40, **options) -> PointPN:
+    """:class:`PointPN` by name."""
+    return PointPN(num_classes, **options)
 
 
 class PlugAndPlay(nn.Module):

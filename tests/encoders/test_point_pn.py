@@ -52,3 +52,30 @@ def test_bad_input():
         model(torch.rand(2, 20, 3))
     with pytest.raises(ValueError, match=r"\(B, N, 3\)"):
         model(torch.rand(2, 96, 4))
+
+
+def test_model_classes_by_their_names():
+    from geo3d.models import PointNN, PointPN
+
+    features = PointNN(num_stages=2, embed_dim=12, k=6, num_groups=16).eval()(torch.rand(2, 64, 3))
+    assert features.shape == (2, 48)
+    assert PointNN().out_dim == 1152
+    model = PointPN(num_classes=7, num_groups=32, k=8)
+    assert model(torch.rand(2, 96, 3)).shape == (2, 7)
+    assert sum(p.numel() for p in PointPN(40).parameters()) == sum(
+        p.numel() for p in create_model("point_pn", num_classes=40).parameters()
+    )
+
+
+def test_plug_and_play_adds_point_nn_logits():
+    from geo3d.models import PlugAndPlay
+
+    trained = small().eval()
+    point_nn = create_model(
+        "point_nn", num_classes=5, num_stages=2, embed_dim=12, k=6, num_groups=16
+    )
+    points = torch.rand(10, 96, 3)
+    point_nn.fit([(points, torch.arange(10) % 5)])
+    combined = PlugAndPlay(trained, point_nn, weight=0.5)
+    with torch.no_grad():
+        assert torch.allclose(combined(points), trained(points) + 0.5 * point_nn(points))

@@ -6,7 +6,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def test_models_benchmark_reports_three_rates():
-    spec = importlib.util.spec_from_file_location("benchmark", os.path.join(ROOT, "tools", "benchmark.py"))
+    spec = importlib.util.spec_from_file_location(
+        "benchmark", os.path.join(ROOT, "tools", "benchmark.py")
+    )
     tool = importlib.util.module_from_spec(spec)
     sys.modules["benchmark"] = tool  # its dataclasses look their module up
     spec.loader.exec_module(tool)
