@@ -112,7 +112,15 @@ class PointNNEncoder(nn.Module):
                 f"each cloud needs at least {max(self.groups[0], self.k)} points for "
                 f"{self.groups[0]} groups of {self.k} neighbours (got {xyz.shape[1]})"
             )
+        xyz, feats = self.forward_stages(xyz)[-1]
+        return feats.amax(dim=1) + feats.mean(dim=1)  # (B, out_dim)
+
+    def forward_stages(self, xyz: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``[(xyz, feats)]`` of the raw embedding and of every stage: the multi-scale
+        features a segmentation decoder (Point-NN's part segmentation) propagates back."""
         feats = trig_positional_encoding(xyz, self.embed_dim, self.alpha, self.beta)  # (B, N, 72)
+        levels = [(xyz, feats)]
         for num_groups in self.groups:
             xyz, feats = self.stage(xyz, feats, num_groups)
-        return feats.amax(dim=1) + feats.mean(dim=1)  # (B, out_dim)
+            levels.append((xyz, feats))
+        return levels

@@ -149,3 +149,10 @@ def test_official_fps_rule_skips_points_at_the_origin():
 
     plain = xyz[0, ops.farthest_point_sample(xyz, 60)[0]]  # 44 points away from the origin
     assert ((plain**2).sum(-1) <= 1e-3).any()  # the plain rule does pick them
+
+
+def test_stage_outputs_for_a_segmentation_decoder():
+    encoder = PointNNEncoder(num_stages=2, embed_dim=12, k=5, num_groups=8)
+    levels = encoder.forward_stages(torch.rand(2, 40, 3))
+    assert [tuple(x.shape) for x, _ in levels] == [(2, 40, 3), (2, 8, 3), (2, 4, 3)]
+    assert [f.shape[-1] for _, f in levels] == [12, 24, 48]
