@@ -11,6 +11,12 @@ class SkippingDataset(torch.utils.data.Dataset):
     """Reads item ``i`` with ``_load``; with ``skip_bad_files``, warns and moves on instead."""
 
     skip_bad_files = False
+    seed = 0
+
+    def item_generator(self, index: int) -> torch.Generator:
+        """A generator seeded from ``(seed, index)``: item ``index`` draws the same random
+        numbers on every run, in every epoch and in every worker."""
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + index)
 
     def __getitem__(self, index: int) -> dict:
         if not self.skip_bad_files:

@@ -71,7 +71,7 @@ class ModelNetMeshFolder(SkippingDataset):
     def _load(self, index: int) -> dict:
         path, label = self.files[index]
         mesh = read_mesh(path)
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        generator = self.item_generator(index)
         points, normals = sample_surface(mesh, self.num_points, generator)
         return {
             "points": points,

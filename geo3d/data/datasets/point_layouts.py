@@ -227,7 +227,7 @@ class ShapeNetPart(SkippingDataset):
         path, label = self.items[index]
         data = _load_text_points(path, None, 7)
         # Shapes have ~2,000-3,000 points: a fixed-size random choice, the same every epoch.
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        generator = self.item_generator(index)
         count = data.shape[0]
         if count >= self.num_points:
             chosen = torch.randperm(count, generator=generator)[: self.num_points].numpy()
