@@ -1,4 +1,5 @@
-"""geo3d's geometric ops: sampling, neighbours, gathering, voxelization, scatter.
+"""geo3d's geometric ops: sampling, neighbours, gathering, voxelization, scatter,
+and the planning of MeshCNN's edge collapses.
 
 Every op is a ``torch.library`` custom op (``torch.ops.geo3d.*``) with native CPU and
 CUDA kernels from ``geo3d._C``, a fake kernel for ``torch.compile`` / ``torch.export``,
@@ -6,6 +7,7 @@ autograd where it is differentiable, and a plain-torch ``*_reference`` beside it
 """
 
 from geo3d.ops import _library
+from geo3d.ops.edge_collapse import CollapsePlan, edge_collapse_reference, plan_edge_collapse
 from geo3d.ops.gather import gather_points, gather_points_reference
 from geo3d.ops.neighbors import ball_query, ball_query_reference, knn, knn_reference
 from geo3d.ops.sampling import farthest_point_sample, farthest_point_sample_reference
@@ -23,10 +25,12 @@ native_available = _library.native_available
 
 __all__ = [
     "REDUCTIONS",
+    "CollapsePlan",
     "ball_query",
     "ball_query_reference",
     "dynamic_voxelize",
     "dynamic_voxelize_reference",
+    "edge_collapse_reference",
     "farthest_point_sample",
     "farthest_point_sample_reference",
     "gather_points",
@@ -35,6 +39,7 @@ __all__ = [
     "knn",
     "knn_reference",
     "native_available",
+    "plan_edge_collapse",
     "scatter",
     "scatter_reference",
     "voxelize",

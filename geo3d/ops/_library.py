@@ -42,6 +42,11 @@ SCHEMAS: dict[str, str] = {
     "scatter": (
         "(Tensor src, Tensor index, int num_segments, str reduce) -> (Tensor, Tensor, Tensor)"
     ),
+    "edge_collapse": (
+        "(Tensor edges, Tensor gemm, Tensor sides, Tensor priority, Tensor vertices, "
+        "Tensor edge_ptr, Tensor vertex_ptr, Tensor targets) "
+        "-> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)"
+    ),
     "scatter_soft_backward": (
         "(Tensor grad_out, Tensor src, Tensor index, Tensor out, Tensor lse) -> Tensor"
     ),

@@ -96,3 +96,27 @@ def mesh_edges(faces: torch.Tensor, num_vertices: int | None = None) -> MeshEdge
     edge_faces[e, r] = face_index.reshape(-1)
     edges = pairs.reshape(-1, 2)[first[first.argsort()]]
     return MeshEdges(edges=edges, gemm=gemm, sides=sides, edge_faces=edge_faces)
+
+
+def faces_from_gemm(edges: torch.Tensor, gemm: torch.Tensor) -> torch.Tensor:
+    """The triangles an edge view describes: ``(F, 3)`` int64 vertex ids, one per face.
+
+    Face ``(e, gemm[e, s], gemm[e, s + 1])`` for ``s`` in 0 and 2 (where not ``-1``),
+    deduplicated by its set of edges and numbered by its lowest edge. Used to draw pooled
+    meshes and to check that pooling keeps a valid surface; raises a ``ValueError`` where
+    three edges listed as a face do not form a triangle.
+    """
+    rows = []
+    for s in (0, 2):
+        has = gemm[:, s] >= 0
+        e = has.nonzero().squeeze(1)
+        rows.append(torch.stack([e, gemm[e, s], gemm[e, s + 1]], dim=1))
+    triples = torch.cat(rows).sort(dim=1).values
+    triples = torch.unique(triples, dim=0)
+    corners = edges[triples].reshape(-1, 6).sort(dim=1).values  # each vertex appears twice
+    if triples.shape[0] and not bool(
+        ((corners[:, 0::2] == corners[:, 1::2]).all(dim=1)
+         & (corners[:, 0] != corners[:, 2]) & (corners[:, 2] != corners[:, 4])).all()
+    ):  # fmt: skip
+        raise ValueError("the edge view lists three edges as a face that are not a triangle")
+    return corners[:, 0::2]
