@@ -1,6 +1,7 @@
 """Whole backbones."""
 
+from geo3d.encoders.meshcnn import MeshCNNEncoder, MeshUNet
 from geo3d.encoders.point_nn import PointNNEncoder
 from geo3d.encoders.point_pn import PointPNEncoder
 
-__all__ = ["PointNNEncoder", "PointPNEncoder"]
+__all__ = ["MeshCNNEncoder", "MeshUNet", "PointNNEncoder", "PointPNEncoder"]

@@ -1,10 +1,18 @@
 """Whole models: the Pipeline and the model zoo (one registry)."""
 
+from geo3d.models.meshcnn import (
+    MeshCNNClassifier,
+    MeshCNNSegmenter,
+    meshcnn_classifier,
+    meshcnn_segmenter,
+)
 from geo3d.models.pipeline import Pipeline, classification_loss
 from geo3d.models.point_models import PlugAndPlay, PointNN, PointPN, point_nn, point_pn
 from geo3d.models.registry import available_models, create_model, register_model
 
 __all__ = [
+    "MeshCNNClassifier",
+    "MeshCNNSegmenter",
     "Pipeline",
     "PlugAndPlay",
     "PointNN",
@@ -12,6 +20,8 @@ __all__ = [
     "available_models",
     "classification_loss",
     "create_model",
+    "meshcnn_classifier",
+    "meshcnn_segmenter",
     "point_nn",
     "point_pn",
     "register_model",

@@ -1,0 +1,80 @@
+"""A batch of meshes in MeshCNN's edge view, packed: edges of all meshes in one tensor.
+
+No padding: meshes of any edge counts share one ``(E, C)`` feature tensor, the layout
+that :class:`geo3d.nn.MeshConv` and :class:`geo3d.pooling.MeshPool` work on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from geo3d.structures.mesh_edges import MeshEdges
+from geo3d.structures.points import ptr_to_batch
+
+
+@dataclass(frozen=True)
+class MeshBatch:
+    """Packed connectivity of ``B`` meshes.
+
+    Attributes:
+        edges: ``(E, 2)`` int64 vertex ids into ``vertices``.
+        gemm: ``(E, 4)`` int64 neighbour edge ids (packed), ``-1`` at boundaries.
+        sides: ``(E, 4)`` int64 slot in which each neighbour lists the edge back.
+        vertices: ``(V, 3)`` float positions.
+        edge_ptr: ``(B + 1,)`` int64 offsets of each mesh's edges.
+        vertex_ptr: ``(B + 1,)`` int64 offsets of each mesh's vertices.
+    """
+
+    edges: torch.Tensor
+    gemm: torch.Tensor
+    sides: torch.Tensor
+    vertices: torch.Tensor
+    edge_ptr: torch.Tensor
+    vertex_ptr: torch.Tensor
+
+    @classmethod
+    def from_views(cls, views: list[MeshEdges], vertices: list[torch.Tensor]) -> MeshBatch:
+        """Pack per-mesh edge views and vertices (indices shifted, ``-1`` kept)."""
+        if not views or len(views) != len(vertices):
+            raise ValueError("need one vertex tensor per edge view, and at least one mesh")
+        edge_ptr = torch.tensor([0] + [v.edges.shape[0] for v in views]).cumsum(0)
+        vertex_ptr = torch.tensor([0] + [v.shape[0] for v in vertices]).cumsum(0)
+        gemm = torch.cat([
+            torch.where(v.gemm >= 0, v.gemm + edge_ptr[i], -1) for i, v in enumerate(views)
+        ])  # fmt: skip
+        return cls(
+            edges=torch.cat([v.edges + vertex_ptr[i] for i, v in enumerate(views)]),
+            gemm=gemm,
+            sides=torch.cat([v.sides for v in views]),
+            vertices=torch.cat(vertices),
+            edge_ptr=edge_ptr,
+            vertex_ptr=vertex_ptr,
+        )
+
+    @property
+    def num_meshes(self) -> int:
+        return self.edge_ptr.shape[0] - 1
+
+    @property
+    def num_edges(self) -> int:
+        return self.edges.shape[0]
+
+    def edge_counts(self) -> torch.Tensor:
+        """``(B,)`` edges per mesh."""
+        return self.edge_ptr.diff()
+
+    def edge_batch(self) -> torch.Tensor:
+        """``(E,)`` the mesh of every edge."""
+        return ptr_to_batch(self.edge_ptr)
+
+    def to(self, device) -> MeshBatch:
+        return replace(self, **{k: getattr(self, k).to(device) for k in self.__dataclass_fields__})
+
+    def mesh(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(vertices, edges, gemm)`` of one mesh with local indices."""
+        e0, e1 = int(self.edge_ptr[index]), int(self.edge_ptr[index + 1])
+        v0, v1 = int(self.vertex_ptr[index]), int(self.vertex_ptr[index + 1])
+        gemm = self.gemm[e0:e1]
+        return self.vertices[v0:v1], self.edges[e0:e1] - v0, torch.where(gemm >= 0, gemm - e0, -1)
