@@ -31,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config, args.set)
-        _, val_set, test_set, classes = build_datasets(config.data)
-        model = create_model(config.model.name, num_classes=len(classes), **config.model.options)
+        data = build_datasets(config.data)
+        model = create_model(
+            config.model.name, num_classes=len(data.classes), **config.model.options
+        )
         model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -40,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     results = {}
-    for split, dataset in (("val", val_set), ("test", test_set)):
-        metrics = evaluate(model, dataset, config, device, 0, 1, len(classes))
-        results.update({f"{split}_oa": metrics["oa"], f"{split}_macc": metrics["macc"]})
+    for split, dataset in (("val", data.val), ("test", data.test)):
+        metrics = evaluate(model, dataset, config, device, 0, 1, data.task)
+        results.update({f"{split}_{name}": value for name, value in metrics.items()})
     print(json.dumps(results, indent=2))
     return 0
 

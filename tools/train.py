@@ -41,9 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         shutdown()
-    if "test_oa" in results:
-        print(f"{config.name}: test OA {results['test_oa']:.4f}, mAcc {results['test_macc']:.4f} "
-              f"({results['seconds']:.0f} s)")  # fmt: skip
+    tests = {k[5:]: v for k, v in results.items() if k.startswith("test_")}
+    if tests:
+        shown = ", ".join(f"{name} {value:.4f}" for name, value in tests.items())
+        print(f"{config.name}: test {shown} ({results['seconds']:.0f} s)")
     return 0
 
 

@@ -18,7 +18,9 @@ import yaml
 
 @dataclass
 class DataConfig:
-    dataset: str  # synthetic_shapes, modelnet40, modelnet40_h5, modelnet40_off, scanobjectnn
+    dataset: str  # synthetic_shapes, modelnet40(_h5, _off), scanobjectnn; synthetic_meshes,
+    # meshcnn_classification, meshcnn_segmentation
+    task: str = "classification"  # or segmentation (mesh data sets)
     root: str | None = None  # where the data set lies (not for synthetic ones)
     num_points: int = 1024
     variant: str | None = None  # ScanObjectNN: OBJ_BG, OBJ_ONLY, PB_T50_RS
@@ -29,7 +31,10 @@ class DataConfig:
     workers: int = 0
     augment: list[str] = field(
         default_factory=list
-    )  # scale, translate, rotate_z, jitter, dropout, shuffle
+    )  # points: scale, translate, rotate_z, jitter, dropout, shuffle; meshes: scale_verts,
+    # flip_edges, slide_verts
+    augment_options: dict[str, float] = field(default_factory=dict)  # meshes: their amounts
+    features: str = "official"  # MeshCNN edge features: official (+0.1 divisions) or exact
     seed: int = 0
 
 

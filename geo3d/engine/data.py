@@ -1,11 +1,40 @@
-"""From a DataConfig to train/val/test data sets of ``(points (N, 3), label)`` pairs."""
+"""From a DataConfig to train/val/test data sets and the task that evaluates them:
+``(points (N, 3), label)`` pairs for point classification, MeshCNN samples for meshes."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
 from geo3d.data import transforms as T
 from geo3d.engine.config import DataConfig
+from geo3d.engine.tasks import ClassificationTask
+
+POINT_DATASETS = (
+    "synthetic_shapes",
+    "modelnet40",
+    "modelnet40_h5",
+    "modelnet40_off",
+    "scanobjectnn",
+)
+MESH_DATASETS = ("synthetic_meshes", "meshcnn_classification", "meshcnn_segmentation")
+
+
+@dataclass
+class DataBundle:
+    """``train``, ``val`` and ``test`` data sets, the class names and the task."""
+
+    train: torch.utils.data.Dataset
+    val: torch.utils.data.Dataset
+    test: torch.utils.data.Dataset
+    classes: list
+    task: ClassificationTask | None
+
+    def _with_task(self) -> DataBundle:
+        self.task = ClassificationTask(len(self.classes))
+        return self
+
 
 AUGMENTATIONS = {
     "scale": lambda: T.RandomScale(2 / 3, 3 / 2, anisotropic=True),  # Point-PN's
@@ -71,11 +100,21 @@ def _split_off_validation(dataset, fraction: float, seed: int):
     return sorted(order[held:]), sorted(order[:held])
 
 
-def build_datasets(
-    config: DataConfig,
-) -> tuple[ClassificationView, ClassificationView, ClassificationView, list]:
-    """``(train, val, test, class_names)``. Data sets without a validation split hold out
+def build_datasets(config: DataConfig) -> DataBundle:
+    """The data sets a config names. Data sets without a validation split hold out
     ``val_fraction`` of the training set (a fixed random subset)."""
+    if config.dataset in MESH_DATASETS:
+        from geo3d.engine.mesh_data import build_mesh_datasets
+
+        return build_mesh_datasets(config)
+    if config.task != "classification":
+        raise ValueError(
+            f"data set {config.dataset!r} serves classification only (task: {config.task!r})"
+        )
+    return DataBundle(*_point_datasets(config), None)._with_task()
+
+
+def _point_datasets(config: DataConfig):
     name = config.dataset
     if name == "synthetic_shapes":
         from geo3d.data.synthetic import SyntheticShapes
@@ -123,7 +162,7 @@ def build_datasets(
         )
     else:
         raise ValueError(
-            f"unknown data set {name!r} (synthetic_shapes, modelnet40, modelnet40_h5, modelnet40_off, scanobjectnn)"
+            f"unknown data set {name!r} (known: {', '.join(POINT_DATASETS + MESH_DATASETS)})"
         )
     kept, held = _split_off_validation(train, config.val_fraction, config.seed)
     classes = list(getattr(train, "classes", []))

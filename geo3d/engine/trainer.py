@@ -1,4 +1,6 @@
-"""Train and evaluate any classification config; the same loop serves several processes.
+"""Train and evaluate any config (point or mesh classification, mesh segmentation); the
+same loop serves several processes. What differs between tasks lives in
+:mod:`geo3d.engine.tasks`.
 
 Outputs in ``<output_dir>/<name>/``: ``last.pt`` and ``best.pt`` (atomic), ``metrics.jsonl``
 (one JSON line per epoch), ``train.log``, ``curves.png`` and ``results.json``.
@@ -25,6 +27,7 @@ from geo3d.engine.checkpoint import (
 )
 from geo3d.engine.config import ExperimentConfig, config_to_dict
 from geo3d.engine.data import build_datasets
+from geo3d.engine.tasks import add_sums
 from geo3d.metrics import classification_metrics
 from geo3d.models import create_model
 
@@ -109,9 +112,31 @@ def predict(model, dataset, config, device, rank, world_size, features_only=Fals
     return torch.cat(gathered_out)[order], torch.cat(gathered_labels)[order]
 
 
-def evaluate(model, dataset, config, device, rank, world_size, num_classes) -> dict:
-    predictions, labels = predict(model, dataset, config, device, rank, world_size)
-    return classification_metrics(predictions, labels, num_classes)
+def _loader(dataset, config, task, batch_size, **options):
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=config.data.workers,
+                                       collate_fn=task.collate_fn, **options)  # fmt: skip
+
+
+@torch.no_grad()
+def evaluate(model, dataset, config, device, rank, world_size, task) -> dict:
+    """The task's metrics over the whole data set: per-batch sums, added over processes."""
+    model.eval()
+    total = None
+    for batch in _loader(
+        shard(dataset, rank, world_size), config, task, config.data.eval_batch_size
+    ):
+        inputs, targets = task.split(batch, device)
+        total = add_sums(total, task.batch_sums(model, model(*inputs), targets))
+    if world_size > 1:
+        gathered = [None] * world_size
+        torch.distributed.all_gather_object(gathered, total)
+        total = None
+        for part in gathered:
+            if part is not None:
+                total = add_sums(total, part)
+    if total is None:
+        raise ValueError("the evaluation split is empty")
+    return task.metrics(total)
 
 
 def plot_curves(history: list[dict], path: str) -> None:
@@ -124,11 +149,11 @@ def plot_curves(history: list[dict], path: str) -> None:
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(epochs, [h["train_loss"] for h in history], marker="o")
     left.set(xlabel="epoch", ylabel="training loss", title="loss")
-    for key, label in (("val_oa", "val OA"), ("val_macc", "val mAcc")):
+    keys = sorted({k for h in history for k in h if k.startswith("val_")})
+    for key in keys:
         points = [(h["epoch"], h[key]) for h in history if key in h]
-        if points:
-            right.plot(*zip(*points), marker="o", label=label)
-    right.set(xlabel="epoch", ylabel="accuracy", title="validation", ylim=(0, 1))
+        right.plot(*zip(*points), marker="o", label=key.replace("_", " "))
+    right.set(xlabel="epoch", ylabel="metric", title="validation", ylim=(0, 1))
     right.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -148,7 +173,8 @@ def run(
     seed_everything(config.train.seed)
     # Data and model first: a config naming a missing data set or a bad option fails here,
     # before anything is written.
-    train_set, val_set, test_set, classes = build_datasets(config.data)
+    data = build_datasets(config.data)
+    train_set, val_set, test_set, classes = data.train, data.val, data.test, data.classes
     num_classes = len(classes)
     model = create_model(config.model.name, num_classes=num_classes, **config.model.options)
     model = model.to(device)
@@ -181,7 +207,7 @@ def run(
             logger,
         )
     else:
-        results = run_training(model, config, train_set, val_set, test_set, device, rank, world_size, num_classes,
+        results = run_training(model, config, train_set, val_set, test_set, device, rank, world_size, data.task,
                                logger, folder, resume, stop_after_epochs)  # fmt: skip
     results["seconds"] = time.time() - start
     results["parameters"] = parameters
@@ -222,7 +248,7 @@ def run_training_free(
     return results
 
 
-def run_training(model, config, train_set, val_set, test_set, device, rank, world_size, num_classes, logger,
+def run_training(model, config, train_set, val_set, test_set, device, rank, world_size, task, logger,
                  folder, resume, stop_after_epochs):  # fmt: skip
     from tqdm import tqdm
 
@@ -247,8 +273,9 @@ def run_training(model, config, train_set, val_set, test_set, device, rank, worl
     sampler = torch.utils.data.DistributedSampler(
         train_set, world_size, rank, shuffle=True, seed=config.train.seed, drop_last=True
     )
-    loader = torch.utils.data.DataLoader(train_set, batch_size=config.data.batch_size, sampler=sampler,
-                                         num_workers=config.data.workers, drop_last=True)  # fmt: skip
+    loader = _loader(
+        train_set, config, task, config.data.batch_size, sampler=sampler, drop_last=True
+    )
     if len(loader) == 0:
         raise ValueError(
             f"{len(train_set)} training samples make no batch of {config.data.batch_size} per process"
@@ -274,11 +301,11 @@ def run_training(model, config, train_set, val_set, test_set, device, rank, worl
             disable=not main,
             leave=False,
         )
-        for step, (points, labels) in enumerate(bar):
+        for step, batch in enumerate(bar):
             if step >= batches:
                 break
-            points, labels = points.to(device), labels.to(device)
-            loss = model.loss(train_model(points), labels)["loss"]
+            inputs, targets = task.split(batch, device)
+            loss = model.loss(train_model(*inputs), task.loss_targets(targets))["loss"]
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"the loss is {loss.item()} at epoch {epoch + 1}, step {step}"
@@ -298,11 +325,12 @@ def run_training(model, config, train_set, val_set, test_set, device, rank, worl
             "lr": lr,
         }
         if (epoch + 1) % config.train.eval_every == 0 or epoch + 1 == config.train.epochs:
-            val = evaluate(model, val_set, config, device, rank, world_size, num_classes)
-            record.update(val_oa=val["oa"], val_macc=val["macc"])
+            val = evaluate(model, val_set, config, device, rank, world_size, task)
+            record.update({f"val_{k}": v for k, v in val.items()})
         history.append(record)
-        improved = record.get("val_oa", -1.0) > best
-        best = max(best, record.get("val_oa", -1.0))
+        score = record.get(f"val_{task.primary}", -1.0)
+        improved = score > best
+        best = max(best, score)
         rng = [None] * world_size
         if world_size > 1:
             torch.distributed.all_gather_object(rng, random_states())
@@ -331,7 +359,8 @@ def run_training(model, config, train_set, val_set, test_set, device, rank, worl
         plot_curves(history, os.path.join(folder, "curves.png"))
     if os.path.isfile(best_path):
         model.load_state_dict(load_checkpoint(best_path)["model"])
-    test = evaluate(model, test_set, config, device, rank, world_size, num_classes)
+    test = evaluate(model, test_set, config, device, rank, world_size, task)
     last = history[-1] if history else {}
-    return {"best_val_oa": best, "val_oa": last.get("val_oa", math.nan), "test_oa": test["oa"],
-            "test_macc": test["macc"], "epochs": config.train.epochs}  # fmt: skip
+    primary = task.primary
+    return {f"best_val_{primary}": best, f"val_{primary}": last.get(f"val_{primary}", math.nan),
+            **{f"test_{k}": v for k, v in test.items()}, "epochs": config.train.epochs}  # fmt: skip

@@ -22,8 +22,10 @@ is the mean of the input features in its group.
 Where we differ on purpose (each would crash or degrade the official code):
 - when the queue runs out before the target, pooling stops and reports the count reached
   (the official ``heappop`` raises on the empty heap);
-- a triplet whose three edges do not meet in one vertex, or a side whose neighbour faces
-  share more than one edge, skips the edge (the official code asserts);
+- a triplet whose three edges do not meet in one vertex of valence 3 (at a pinched
+  vertex, where several fans of faces meet, the official code deletes the vertex under
+  its other edges), or a side whose neighbour faces share more than one edge, skips the
+  edge (the official code asserts or corrupts the mesh);
 - the link condition reads the current one-rings: the official code leaves a removed
   triplet's edges in its vertex-to-edge lists, so later link checks count a deleted
   vertex and reject some valid collapses.
@@ -144,8 +146,9 @@ class _MeshCollapse:
             return None
         i, j = shared[0]
         middle = keys_a[i]
-        if len(set(self.edges[key_a]) & set(self.edges[key_b]) & set(self.edges[middle])) != 1:
-            return None
+        center = set(self.edges[key_a]) & set(self.edges[key_b]) & set(self.edges[middle])
+        if len(center) != 1 or len(self.ve[next(iter(center))]) != 3:
+            return None  # not a valence-3 vertex (a pinch: several fans meet there)
         update_a, update_b = keys_a[1 - i], keys_b[1 - j]
         update_side_a = self.sides[key_a][other_a + 1 - i]
         update_side_b = self.sides[key_b][other_b + 1 - j]

@@ -8,24 +8,34 @@ from geo3d.structures.boxes import (
     points_in_boxes,
     rotate_points_z,
 )
-from geo3d.structures.mesh_edges import MeshEdges, mesh_edges
+from geo3d.structures.mesh_batch import MeshBatch
+from geo3d.structures.mesh_edges import MeshEdges, faces_from_gemm, mesh_edges
+from geo3d.structures.mesh_features import edge_areas, edge_features, edge_side_points
+from geo3d.structures.mesh_repair import RepairReport, repair_mesh
 from geo3d.structures.meshes import Mesh, check_mesh, sample_surface
 from geo3d.structures.points import batch_to_ptr, packed_to_padded, padded_to_packed, ptr_to_batch
 
 __all__ = [
     "BOX_DIM",
     "Mesh",
+    "MeshBatch",
     "MeshEdges",
+    "RepairReport",
     "batch_to_ptr",
     "box_corners",
     "check_boxes",
     "check_mesh",
     "count_points_in_boxes",
+    "edge_areas",
+    "edge_features",
+    "edge_side_points",
+    "faces_from_gemm",
     "mesh_edges",
     "packed_to_padded",
     "padded_to_packed",
     "points_in_boxes",
     "ptr_to_batch",
+    "repair_mesh",
     "rotate_points_z",
     "sample_surface",
 ]

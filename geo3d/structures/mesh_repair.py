@@ -23,6 +23,7 @@ class RepairReport:
     degenerate_faces: int = 0
     duplicate_faces: int = 0
     non_manifold_faces: int = 0
+    split_vertices: int = 0
 
     @property
     def changed(self) -> bool:
@@ -96,6 +97,54 @@ def _non_manifold(faces, num_vertices):
     return drop
 
 
+def _fans(faces: torch.Tensor, num_vertices: int) -> torch.Tensor:
+    """``(F, 3)`` fan id of every face corner: corners of one vertex are in one fan when
+    their faces are joined, around the vertex, through faces sharing an edge."""
+    num_faces = faces.shape[0]
+    corner = torch.arange(3 * num_faces).reshape(num_faces, 3)
+    pairs = torch.stack(
+        [faces, faces.roll(-1, dims=1)], dim=2
+    )  # (F, 3, 2): edge i = corners i, i+1
+    ends = torch.stack([corner, corner.roll(-1, dims=1)], dim=2)
+    order = pairs.sort(dim=2)
+    keys = (order.values[..., 0] * num_vertices + order.values[..., 1]).reshape(-1)
+    ends = ends.gather(2, order.indices).reshape(-1, 2)  # corners of the low and high vertex
+    sorted_keys, idx = keys.sort(stable=True)
+    same = (sorted_keys[1:] == sorted_keys[:-1]).nonzero().squeeze(1)
+    a, b = ends[idx[same]], ends[idx[same + 1]]  # the two faces of an interior edge
+    links = torch.cat([a, b], dim=1)  # (L, 4): low corners (0, 2), high corners (1, 3)
+    left = torch.cat([links[:, 0], links[:, 1]])
+    right = torch.cat([links[:, 2], links[:, 3]])
+    label = torch.arange(3 * num_faces)
+    while True:  # propagate the smallest corner id along the links until nothing changes
+        low = torch.minimum(label[left], label[right])
+        new = label.scatter_reduce(0, left, low, reduce="amin").scatter_reduce(
+            0, right, low, reduce="amin"
+        )
+        if torch.equal(new, label):
+            return label.reshape(num_faces, 3)
+        label = new
+
+
+def _split_pinched_vertices(vertices, faces):
+    """Give every extra fan of a pinched (non-manifold) vertex its own copy of the vertex."""
+    fans = _fans(faces, vertices.shape[0]).reshape(-1)
+    corner_vertex = faces.reshape(-1)
+    unique_fans, fan_of_corner = torch.unique(fans, return_inverse=True)
+    fan_vertex = torch.zeros(unique_fans.shape[0], dtype=torch.int64).scatter(
+        0, fan_of_corner, corner_vertex
+    )
+    # The first fan of a vertex keeps it; the others get new vertices.
+    order = torch.argsort(fan_vertex, stable=True)
+    first = torch.ones_like(order, dtype=torch.bool)
+    first[1:] = fan_vertex[order[1:]] != fan_vertex[order[:-1]]
+    extra = order[~first]
+    new_id = fan_vertex.clone()
+    new_id[extra] = vertices.shape[0] + torch.arange(extra.shape[0])
+    vertices = torch.cat([vertices, vertices[fan_vertex[extra]]])
+    return vertices, new_id[fan_of_corner].reshape(-1, 3), int(extra.shape[0])
+
+
 def repair_mesh(
     vertices: torch.Tensor, faces: torch.Tensor, repair: bool = True, name: str = "mesh"
 ) -> tuple[torch.Tensor, torch.Tensor, RepairReport]:
@@ -104,7 +153,8 @@ def repair_mesh(
     In order: vertices with identical coordinates are merged (OBJ files split vertices at
     texture seams); unreferenced vertices are dropped; faces with a repeated vertex or zero
     area are dropped; repeated faces are dropped; then, in face order, a face that would
-    give an edge a third face is dropped. With ``repair=False`` any of these is a
+    give an edge a third face is dropped; last, a vertex where separate fans of faces meet
+    (a pinch) gets one copy per extra fan. With ``repair=False`` any of these is a
     ``ValueError`` naming the first offending vertex, face or edge.
     """
     if faces.shape[0] == 0:
@@ -122,8 +172,9 @@ def repair_mesh(
     non_manifold = _non_manifold(faces, vertices.shape[0])
     faces = faces[~non_manifold]
     vertices, faces, unreferenced = _drop_unreferenced(vertices, faces)
+    vertices, faces, split = _split_pinched_vertices(vertices, faces)
     report = RepairReport(merged, unreferenced, int(degenerate.sum()), int(duplicate.sum()),
-                          int(non_manifold.sum()))  # fmt: skip
+                          int(non_manifold.sum()), split)  # fmt: skip
     return vertices, faces, report
 
 
@@ -147,3 +198,12 @@ def _check_only(vertices, faces, name):
         mesh_edges(faces, vertices.shape[0])
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
+    _, _, split = _split_pinched_vertices(vertices, faces)
+    if split:
+        fans = _fans(faces, vertices.shape[0]).reshape(-1)
+        corner_vertex = faces.reshape(-1)
+        counts = torch.zeros(vertices.shape[0], dtype=torch.int64)
+        for v in torch.unique(torch.stack([corner_vertex, fans], 1), dim=0)[:, 0].tolist():
+            counts[v] += 1
+        v = int((counts > 1).nonzero()[0, 0])
+        raise ValueError(f"{name}: vertex {v} is non-manifold (separate fans of faces meet there)")

@@ -172,7 +172,9 @@ class MeshCollapse {
     if (shared == 0) return 0;
     if (shared != 1) return -1;
     const Index middle = f.keys_a[si];
-    if (common_vertex(f.key_a, f.key_b, middle) < 0) return -1;
+    const Index center = common_vertex(f.key_a, f.key_b, middle);
+    // Only a valence-3 vertex is a triplet (at a pinch, other fans still use the vertex).
+    if (center < 0 || ve_[center].size() != 3) return -1;
     const Index update_a = f.keys_a[1 - si], update_b = f.keys_b[1 - sj];
     const Index update_side_a = sd(f.key_a, f.other_a + 1 - si);
     const Index update_side_b = sd(f.key_b, f.other_b + 1 - sj);

@@ -7,13 +7,16 @@
   As in the official ``segmentation_data.py``, labels are shifted so that the smallest
   label of the whole data set is 0.
 
-Items are dicts: ``vertices (V, 3)``, ``faces (F, 3)``, ``edges (E, 2)``, ``gemm (E, 4)``,
+Meshes are repaired for MeshCNN (:func:`geo3d.structures.repair_mesh`: duplicate vertices
+merged, degenerate, repeated and non-manifold faces dropped) with a warning naming the
+file and what changed; ``repair=False`` makes any of these an error instead. Items are dicts: ``vertices (V, 3)``, ``faces (F, 3)``, ``edges (E, 2)``, ``gemm (E, 4)``,
 ``path``, and ``label`` (classification) or ``edge_labels (E,)`` and ``soft_labels (E, C)``.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -21,14 +24,18 @@ import torch
 from geo3d.data.datasets.base import SkippingDataset
 from geo3d.data.io.meshes import read_mesh
 from geo3d.structures.mesh_edges import mesh_edges
+from geo3d.structures.mesh_repair import repair_mesh
 
 
-def _mesh_item(path: str) -> dict:
+def _mesh_item(path: str, repair: bool = True) -> dict:
     mesh = read_mesh(path)
-    view = mesh_edges(mesh.faces, mesh.vertices.shape[0])
+    vertices, faces, report = repair_mesh(mesh.vertices, mesh.faces, repair, name=path)
+    if report.changed:
+        warnings.warn(f"{path}: repaired for MeshCNN ({report})", RuntimeWarning, stacklevel=3)
+    view = mesh_edges(faces, vertices.shape[0])
     return {
-        "vertices": mesh.vertices,
-        "faces": mesh.faces,
+        "vertices": vertices,
+        "faces": faces,
         "edges": view.edges,
         "gemm": view.gemm,
         "path": path,
@@ -42,8 +49,9 @@ def _objs(folder: str) -> list[str]:
 class MeshClassificationFolder(SkippingDataset):
     """``root/<class>/<split>/*.obj``; labels are positions in the sorted class list."""
 
-    def __init__(self, root, split="train", skip_bad_files=False):
+    def __init__(self, root, split="train", skip_bad_files=False, repair=True):
         root = os.fspath(root)
+        self.repair = repair
         if not os.path.isdir(root):
             raise FileNotFoundError(f"{root}: no such mesh data set folder")
         self.classes = sorted(
@@ -67,7 +75,7 @@ class MeshClassificationFolder(SkippingDataset):
 
     def _load(self, index: int) -> dict:
         path, label = self.items[index]
-        return {**_mesh_item(path), "label": torch.tensor(label, dtype=torch.int64)}
+        return {**_mesh_item(path, self.repair), "label": torch.tensor(label, dtype=torch.int64)}
 
 
 def _read_labels(path: str, dtype) -> np.ndarray:
@@ -82,8 +90,9 @@ def _read_labels(path: str, dtype) -> np.ndarray:
 class MeshSegmentationFolder(SkippingDataset):
     """``root/<split>/*.obj`` with ``root/seg/*.eseg`` and ``root/sseg/*.seseg``."""
 
-    def __init__(self, root, split="train", skip_bad_files=False):
+    def __init__(self, root, split="train", skip_bad_files=False, repair=True):
         root = os.fspath(root)
+        self.repair = repair
         folder = os.path.join(root, split)
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"{folder}: no such split folder (expected root/{split}/*.obj)")
@@ -112,7 +121,7 @@ class MeshSegmentationFolder(SkippingDataset):
 
     def _load(self, index: int) -> dict:
         path = self.paths[index]
-        item = _mesh_item(path)
+        item = _mesh_item(path, self.repair)
         stem = os.path.splitext(os.path.basename(path))[0]
         hard = _read_labels(os.path.join(self.root, "seg", f"{stem}.eseg"), np.int64)
         soft = _read_labels(os.path.join(self.root, "sseg", f"{stem}.seseg"), np.float32)

@@ -1,0 +1,77 @@
+"""What differs between tasks in the one training loop: how a batch splits into model
+inputs and targets, what the loss sees, and which metrics are summed and reported.
+
+Metrics are accumulated as sums (counts, per-class tallies) so that batches and
+processes add up exactly, with no padding and no sample counted twice.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from geo3d.metrics.segmentation import segmentation_metrics, segmentation_sums
+
+
+def _to(value, device):
+    return value.to(device) if hasattr(value, "to") else value
+
+
+class ClassificationTask:
+    """Point or mesh classification: ``oa`` (overall accuracy) and ``macc`` (mean class
+    accuracy over the classes present), as :mod:`geo3d.metrics.classification`."""
+
+    primary = "oa"
+
+    def __init__(self, num_classes: int, collate_fn=None):
+        self.num_classes, self.collate_fn = num_classes, collate_fn
+
+    def split(self, batch, device):
+        inputs, targets = batch
+        inputs = inputs if isinstance(inputs, tuple | list) else (inputs,)
+        return tuple(_to(x, device) for x in inputs), _to(targets, device)
+
+    def loss_targets(self, targets):
+        return targets
+
+    def batch_sums(self, model, outputs, targets) -> dict[str, torch.Tensor]:
+        predicted = model.predict(outputs).cpu()
+        targets = targets.cpu()
+        totals = torch.bincount(targets, minlength=self.num_classes).double()
+        correct = torch.bincount(targets[predicted == targets], minlength=self.num_classes)
+        return {"correct": correct.double(), "total": totals}
+
+    def metrics(self, sums) -> dict[str, float]:
+        total = sums["total"]
+        if float(total.sum()) == 0:
+            raise ValueError("no samples to evaluate")
+        present = total > 0
+        return {
+            "oa": float(sums["correct"].sum() / total.sum()),
+            "macc": float((sums["correct"][present] / total[present]).mean()),
+        }
+
+
+class MeshSegmentationTask(ClassificationTask):
+    """Per-edge labels: ``soft_acc`` (MeshCNN's reported accuracy), ``edge_acc``,
+    ``face_acc`` and ``miou`` (:mod:`geo3d.metrics.segmentation`)."""
+
+    primary = "soft_acc"
+
+    def loss_targets(self, targets):
+        return targets.edge_labels
+
+    def batch_sums(self, model, outputs, targets) -> dict[str, torch.Tensor]:
+        return segmentation_sums(outputs.detach(), targets.edge_labels, targets.soft_labels,
+                                 targets.edge_areas, targets.edge_ptr, targets.edge_faces,
+                                 targets.face_labels, self.num_classes)  # fmt: skip
+
+    def metrics(self, sums) -> dict[str, float]:
+        return segmentation_metrics(sums)
+
+
+def add_sums(total: dict | None, batch: dict) -> dict:
+    if total is None:
+        return {k: v.clone() for k, v in batch.items()}
+    for key, value in batch.items():
+        total[key] = total[key] + value if key in total else value.clone()
+    return total
