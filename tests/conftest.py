@@ -25,3 +25,26 @@ def devices():
     if torch.cuda.is_available():
         result.append(pytest.param("cuda", marks=pytest.mark.cuda))
     return result
+
+
+def load_shared_mesh(name: str):
+    """``(vertices, faces)`` of a shared test mesh (``meshes/<name>.obj``, or
+    ``modelnet:<stem>`` for a ModelNet ``.off``), repaired for MeshCNN; skips if absent."""
+    import glob
+    import warnings
+
+    from geo3d.data.io.meshes import read_mesh
+    from geo3d.structures import repair_mesh
+
+    if name.startswith("modelnet:"):
+        found = glob.glob(os.path.join(SHARED_DATA, "modelnet", "*", "*", "*", name[9:] + ".off"))
+        path = found[0] if found else name
+    else:
+        path = os.path.join(SHARED_DATA, "meshes", name + ".obj")
+    if not os.path.isfile(path):
+        pytest.skip(f"{path} is not here (set GEO3D_SHARED_DATA)")
+    mesh = read_mesh(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vertices, faces, _ = repair_mesh(mesh.vertices, mesh.faces)
+    return vertices, faces

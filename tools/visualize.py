@@ -7,7 +7,15 @@ a PNG where there is none (or where --out is given).
     python tools/visualize.py modelnet ROOT --split test --index 0
     python tools/visualize.py kitti ROOT --frame 000000          # points and label boxes
     python tools/visualize.py points FILE [--boxes BOXES.json]    # .bin .pcd .ply .xyz ...
+    python tools/visualize.py synthetic_meshes --index 5 --edges  # MeshCNN's edge labels
     python tools/visualize.py mesh FILE                           # .obj .off .ply .stl
+    python tools/visualize.py mesh FILE --pool 0.5 0.25           # and after each pooling
+    python tools/visualize.py model --config C.yaml --checkpoint best.pt --split test --index 3
+
+``--pool`` pools by MeshCNN's edge collapse with the mesh's own standardised features as
+priorities (what a pooling right after the input sees). ``model`` draws a trained MeshCNN:
+a segmenter's labels and predictions per edge side by side, a classifier's mesh after
+each of its poolings, with the true and predicted class in the title.
 
 The KITTI ROOT is the folder holding velodyne/, label_2/ and calib/ (the ``training``
 folder). A boxes JSON holds a list of ``[x, y, z, dx, dy, dz, heading]`` or a dict with
@@ -50,6 +58,70 @@ def load_boxes(path: str) -> torch.Tensor:
     return torch.tensor(boxes, dtype=torch.float64).reshape(-1, 7)
 
 
+def pooled_levels(vertices, faces, targets) -> list[list]:
+    """The mesh and its pooled versions (priorities: standardised exact features)."""
+    from geo3d.pooling import mesh_pool
+    from geo3d.structures import MeshBatch, edge_features, faces_from_gemm, mesh_edges, repair_mesh
+
+    vertices, faces, report = repair_mesh(vertices, faces)
+    view = mesh_edges(faces, vertices.shape[0])
+    x = edge_features(vertices, view, "exact")
+    x = (x - x.mean(0)) / x.std(0).clamp(min=1e-6)
+    mesh = MeshBatch.from_views([view], [vertices])
+    levels = [[vis.mesh_geometry(vertices, faces), vis.edge_lines(vertices, view.edges)]]
+    for target in targets:
+        x, mesh, _ = mesh_pool(
+            x, mesh, int(target) if float(target).is_integer() and target >= 1 else float(target)
+        )
+        pooled_faces = faces_from_gemm(mesh.edges, mesh.gemm)
+        levels.append(
+            [
+                vis.mesh_geometry(mesh.vertices, pooled_faces),
+                vis.edge_lines(mesh.vertices, mesh.edges),
+            ]
+        )
+    return levels
+
+
+def model_geometries(args) -> tuple[list, str]:
+    """A trained MeshCNN on one sample (see the module docstring)."""
+    from geo3d.engine import load_config
+    from geo3d.engine.checkpoint import load_checkpoint
+    from geo3d.engine.data import build_datasets
+    from geo3d.engine.mesh_data import collate_mesh_samples
+    from geo3d.models import create_model
+    from geo3d.structures import faces_from_gemm
+
+    config = load_config(args.config)
+    data = build_datasets(config.data)
+    model = create_model(config.model.name, num_classes=len(data.classes), **config.model.options)
+    model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
+    model.eval()
+    dataset = {"train": data.train, "val": data.val, "test": data.test}[args.split]
+    dataset.augment = []
+    sample = dataset[args.index]
+    (features, mesh), targets = collate_mesh_samples([sample])
+    vertices, faces = sample["vertices"], sample["faces"]
+    with torch.no_grad():
+        if config.data.task == "segmentation":
+            predicted = model(features, mesh).argmax(dim=1)
+            truth = targets.edge_labels
+            accuracy = float((predicted == truth).float().mean())
+            groups = [[vis.mesh_geometry(vertices, faces), vis.edge_lines(vertices, mesh.edges, labels)]
+                      for labels in (truth, predicted)]  # fmt: skip
+            return vis.side_by_side(groups), f"labels | predictions (edge accuracy {accuracy:.3f})"
+        stages = model.encoder.stages(features, mesh)
+        predicted = int(model.head(model.encoder(features, mesh)).argmax())
+    groups = [[vis.mesh_geometry(vertices, faces)]]
+    for _, pooled in stages:
+        groups.append([vis.mesh_geometry(pooled.vertices, faces_from_gemm(pooled.edges, pooled.gemm)),
+                       vis.edge_lines(pooled.vertices, pooled.edges)])  # fmt: skip
+    counts = " -> ".join(str(n) for n in [mesh.num_edges] + [p.num_edges for _, p in stages])
+    title = (f"true {data.classes[int(targets)]}, predicted {data.classes[predicted]}; "
+             f"edges {counts}")  # fmt: skip
+    return vis.side_by_side(groups), title
+
+
 def scene_geometries(args) -> tuple[list, str, dict | None]:
     """The geometries to draw, a title, and a view (None: Open3D fits the scene)."""
     if args.source == "synthetic_shapes":
@@ -71,6 +143,13 @@ def scene_geometries(args) -> tuple[list, str, dict | None]:
         data = SyntheticMeshes(args.split)
         item = data[args.index]
         title = f"synthetic_meshes {args.split} {args.index}: {data.classes[int(item['label'])]}"
+        if args.edges:
+            shaded = vis.mesh_geometry(item["vertices"], item["faces"])
+            return (
+                [shaded, vis.edge_lines(item["vertices"], item["edges"], item["edge_labels"])],
+                title,
+                None,
+            )
         geometry = vis.mesh_geometry(
             item["vertices"], item["faces"], face_labels=item["face_labels"]
         )
@@ -98,7 +177,14 @@ def scene_geometries(args) -> tuple[list, str, dict | None]:
         return geometries, os.path.basename(args.path), None
     if args.source == "mesh":
         mesh = read_mesh(args.path)
+        if args.pool:
+            levels = pooled_levels(mesh.vertices, mesh.faces, args.pool)
+            title = f"{os.path.basename(args.path)} pooled to {args.pool}"
+            return vis.side_by_side(levels), title, None
         return [vis.mesh_geometry(mesh.vertices, mesh.faces)], os.path.basename(args.path), None
+    if args.source == "model":
+        geometries, title = model_geometries(args)
+        return geometries, title, None
     raise ValueError(f"unknown source {args.source!r}")
 
 
@@ -116,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             "kitti",
             "points",
             "mesh",
+            "model",
         ],
     )
     parser.add_argument(
@@ -126,10 +213,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frame", default="000000", help="KITTI frame id")
     parser.add_argument("--num-points", type=int, default=4096, help="points sampled from meshes")
     parser.add_argument("--boxes", help="a JSON of boxes to draw over a point file")
+    parser.add_argument("--edges", action="store_true", help="synthetic_meshes: per-edge labels")
+    parser.add_argument(
+        "--pool", type=float, nargs="+", help="mesh: pooling targets (counts or fractions)"
+    )
+    parser.add_argument("--config", help="model: the experiment config")
+    parser.add_argument("--checkpoint", help="model: a checkpoint of that config")
     parser.add_argument("--out", help="write this PNG instead of opening a window")
     parser.add_argument("--size", default="1280x720", help="PNG size, WIDTHxHEIGHT")
     args = parser.parse_args(argv)
-    if not args.source.startswith("synthetic") and not args.path:
+    if args.source == "model":
+        if not (args.config and args.checkpoint):
+            parser.error("model needs --config and --checkpoint")
+    elif not args.source.startswith("synthetic") and not args.path:
         parser.error(f"{args.source} needs a path")
     geometries, title, view = scene_geometries(args)
     width, height = (int(v) for v in args.size.lower().split("x"))

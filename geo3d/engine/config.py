@@ -54,8 +54,9 @@ class OptimizerConfig:
 
 @dataclass
 class SchedulerConfig:
-    name: str = "cosine"  # cosine (to min_lr over the epochs), constant
+    name: str = "cosine"  # cosine (to min_lr over the epochs), constant, linear_decay
     min_lr: float = 1e-5
+    constant_epochs: int = 100  # linear_decay: epochs at the full rate before the decay
 
 
 @dataclass

@@ -80,7 +80,14 @@ def build_scheduler(config: ExperimentConfig, optimizer):
         )
     if s.name == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
-    raise ValueError(f"unknown scheduler {s.name!r} (cosine, constant)")
+    if s.name == "linear_decay":
+        # MeshCNN's "lambda" policy: the full rate for `constant_epochs` (niter), then a
+        # linear decay towards 0 over the remaining epochs (niter_decay).
+        keep, decay = s.constant_epochs, max(config.train.epochs - s.constant_epochs, 0)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda epoch: 1.0 - max(0, epoch + 2 - keep) / float(decay + 1)
+        )
+    raise ValueError(f"unknown scheduler {s.name!r} (cosine, constant, linear_decay)")
 
 
 @torch.no_grad()

@@ -116,6 +116,35 @@ def mesh_geometry(vertices, faces, face_labels=None):
     return mesh
 
 
+def edge_lines(vertices, edges, edge_labels=None, color=(0.1, 0.1, 0.1)):
+    """An Open3D line set of mesh edges ``(E, 2)``, coloured per edge by ``edge_labels``
+    (MeshCNN's segmentation labels or predictions) or in one colour."""
+    o3d = _open3d()
+    line_set = o3d.geometry.LineSet(
+        o3d.utility.Vector3dVector(_numpy(vertices).astype(np.float64)),
+        o3d.utility.Vector2iVector(np.asarray(_numpy(edges), dtype=np.int32)),
+    )
+    if edge_labels is not None:
+        line_set.colors = o3d.utility.Vector3dVector(label_colors(edge_labels))
+    else:
+        line_set.colors = o3d.utility.Vector3dVector(np.tile(color, (len(_numpy(edges)), 1)))
+    return line_set
+
+
+def side_by_side(groups: list[list], gap: float = 0.25) -> list:
+    """Translate each group of geometries along x so the groups stand in a row (for
+    before/after views: a mesh and its pooled versions, labels and predictions)."""
+    placed, offset = [], 0.0
+    for group in groups:
+        low = np.min([g.get_min_bound() for g in group], axis=0)
+        high = np.max([g.get_max_bound() for g in group], axis=0)
+        shift = np.array([offset - low[0], 0.0, 0.0])
+        for geometry in group:
+            placed.append(geometry.translate(shift, relative=True))
+        offset += (high[0] - low[0]) * (1 + gap)
+    return placed
+
+
 def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 

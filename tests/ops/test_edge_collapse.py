@@ -1,19 +1,14 @@
 """MeshCNN's edge-collapse planning: the native kernel against the Python reference, the
 surface it leaves on real meshes, a hand-pinned collapse, and bad input."""
 
-import glob
-import os
-import warnings
-
 import pytest
 import torch
 
-from geo3d.data.io.meshes import read_mesh
 from geo3d.ops import edge_collapse_reference, plan_edge_collapse
 from geo3d.ops._library import has_native_kernel, op
-from geo3d.structures import MeshBatch, edge_features, faces_from_gemm, mesh_edges, repair_mesh
+from geo3d.structures import MeshBatch, edge_features, faces_from_gemm, mesh_edges
+from tests.conftest import load_shared_mesh
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
 MESHES = ("cow", "spot", "suzanne", "woody", "beetle", "teapot", "alligator")
 needs_native = pytest.mark.skipif(
     not has_native_kernel("edge_collapse", "cpu"), reason="geo3d._C not built"
@@ -21,16 +16,7 @@ needs_native = pytest.mark.skipif(
 
 
 def load(name):
-    if name.startswith("modelnet:"):
-        path = glob.glob(os.path.join(DATA, "modelnet", "*", "*", "*", name[9:] + ".off"))[0]
-    else:
-        path = os.path.join(DATA, "meshes", name + ".obj")
-    if not os.path.isfile(path):
-        pytest.skip(f"{path} is not here")
-    mesh = read_mesh(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        vertices, faces, _ = repair_mesh(mesh.vertices, mesh.faces)
+    vertices, faces = load_shared_mesh(name)
     return vertices, faces, mesh_edges(faces, vertices.shape[0])
 
 

@@ -19,3 +19,19 @@ def test_models_benchmark_reports_three_rates():
         ("Point-PN", "training step"),
     ]
     assert all(ms > 0 and rate > 0 for _, _, ms, rate in rows)
+
+
+def test_mesh_benchmark_times_preparation_and_pooling():
+    spec = importlib.util.spec_from_file_location(
+        "benchmark", os.path.join(ROOT, "tools", "benchmark.py")
+    )
+    tool = importlib.util.module_from_spec(spec)
+    sys.modules["benchmark"] = tool
+    spec.loader.exec_module(tool)
+    if not os.path.isfile(tool.BUNNY):
+        import pytest
+
+        pytest.skip("the shared bunny is not here")
+    rows = tool.bench_mesh(repeats=1, quick=True)
+    assert [edges for edges, *_ in rows] == sorted(edges for edges, *_ in rows)
+    assert all(prep > 0 and plan > 0 and pool >= plan * 0.5 for _, prep, plan, pool, _, _ in rows)
