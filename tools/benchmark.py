@@ -361,7 +361,7 @@ def _bunny_sizes(quick: bool):
 
 
 _MEMORY_CHILD = r"""
-import resource, sys, warnings, numpy as np, torch
+import sys, warnings, numpy as np, torch
 warnings.simplefilter("ignore")
 from geo3d.pooling import mesh_pool
 from geo3d.structures import MeshBatch, mesh_edges, repair_mesh
@@ -370,12 +370,15 @@ v, f, _ = repair_mesh(torch.from_numpy(data["v"]), torch.from_numpy(data["f"]))
 view = mesh_edges(f, v.shape[0])
 mesh = MeshBatch.from_views([view], [v])
 x = torch.randn(mesh.num_edges, int(sys.argv[2]))
-def rss_kb():
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * resource.getpagesize() // 1024
-before = rss_kb()
+def status_kb(key):
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith(key + ":"))
+mesh_pool(x, mesh, mesh.num_edges // 2, warn=False)  # warm up (allocator, op loading)
+with open("/proc/self/clear_refs", "w") as handle:
+    handle.write("5")  # reset the peak resident size (VmHWM) to the current one
+before = status_kb("VmRSS")
 mesh_pool(x, mesh, mesh.num_edges // 2, warn=False)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+print(status_kb("VmHWM") - before)
 """
 
 
