@@ -53,6 +53,29 @@ for reduce in ops.REDUCTIONS:
     )
 
 
+def _icosahedron_plan_args():
+    import trimesh
+
+    from geo3d.structures import MeshBatch, mesh_edges
+
+    ico = trimesh.creation.icosahedron()
+    vertices = torch.tensor(ico.vertices, dtype=torch.float32)
+    view = mesh_edges(torch.tensor(ico.faces, dtype=torch.int64))
+    mesh = MeshBatch.from_views([view, view], [vertices, vertices])
+    priority = torch.rand(mesh.num_edges, generator=G)
+    return (mesh.edges, mesh.gemm, mesh.sides, priority, mesh.vertices, mesh.edge_ptr,
+            mesh.vertex_ptr, torch.tensor([18, 9]))  # fmt: skip
+
+
+OPCHECK_CASES["edge_collapse"] = _icosahedron_plan_args()
+
+
+def test_every_op_has_an_opcheck_case():
+    from geo3d.ops._library import SCHEMAS
+
+    assert set(SCHEMAS) == {case.split("[")[0] for case in OPCHECK_CASES}
+
+
 @pytest.mark.parametrize("case", sorted(OPCHECK_CASES))
 def test_opcheck(case):
     name = case.split("[")[0]
