@@ -12,6 +12,12 @@ from geo3d.ops.gather import gather_points, gather_points_reference
 from geo3d.ops.neighbors import ball_query, ball_query_reference, knn, knn_reference
 from geo3d.ops.sampling import farthest_point_sample, farthest_point_sample_reference
 from geo3d.ops.scatter import REDUCTIONS, scatter, scatter_reference
+from geo3d.ops.soft_pool import (
+    soft_pool1d,
+    soft_pool2d,
+    soft_pool3d,
+    soft_pool_reference,
+)
 from geo3d.ops.voxelize import (
     dynamic_voxelize,
     dynamic_voxelize_reference,
@@ -42,6 +48,10 @@ __all__ = [
     "plan_edge_collapse",
     "scatter",
     "scatter_reference",
+    "soft_pool1d",
+    "soft_pool2d",
+    "soft_pool3d",
+    "soft_pool_reference",
     "voxelize",
     "voxelize_reference",
 ]

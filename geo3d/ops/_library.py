@@ -42,6 +42,11 @@ SCHEMAS: dict[str, str] = {
     "scatter": (
         "(Tensor src, Tensor index, int num_segments, str reduce) -> (Tensor, Tensor, Tensor)"
     ),
+    "soft_pool": ("(Tensor x, int[] kernel_size, int[] stride, int[] padding) -> (Tensor, Tensor)"),
+    "soft_pool_backward": (
+        "(Tensor grad_out, Tensor x, Tensor out, Tensor lse, int[] kernel_size, int[] stride, "
+        "int[] padding) -> Tensor"
+    ),
     "edge_collapse": (
         "(Tensor edges, Tensor gemm, Tensor sides, Tensor priority, Tensor vertices, "
         "Tensor edge_ptr, Tensor vertex_ptr, Tensor targets) "

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "../soft_pool/soft_pool_window.h"
+
 namespace geo3d {
 namespace cuda {
 
@@ -32,6 +34,15 @@ int ball_query(const T* query, const T* support, const int64_t* query_lengths,
 template <typename T>
 int dynamic_voxelize(const T* points, int64_t n, int64_t channels, const double* voxel_size,
                      const double* low, const int64_t* cells, int32_t* coords, void* stream);
+
+// SoftPool on (planes, *spatial) grids; dtype: 0 float32, 1 float64, 2 float16, 3 bfloat16.
+// lse is float64 for float64 input, else float32.
+enum class SoftPoolDtype : int { kFloat = 0, kDouble = 1, kHalf = 2, kBFloat16 = 3 };
+int soft_pool_forward(SoftPoolDtype dtype, const void* x, int64_t planes,
+                      const soft_pool::Geometry& geometry, void* out, void* lse, void* stream);
+int soft_pool_backward(SoftPoolDtype dtype, const void* grad_out, const void* x, const void* out,
+                       const void* lse, int64_t planes, const soft_pool::Geometry& geometry,
+                       void* grad_x, void* stream);
 
 }  // namespace cuda
 }  // namespace geo3d

@@ -1,0 +1,89 @@
+// SoftPool on grids (1D, 2D, 3D) on the CPU: planes (batch x channel) in parallel; the
+// arithmetic lives in soft_pool_window.h, shared with the CUDA kernel.
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <tuple>
+
+#include "soft_pool_geometry.h"
+#include "soft_pool_window.h"
+
+namespace geo3d {
+namespace {
+
+std::tuple<at::Tensor, at::Tensor> soft_pool_cpu(const at::Tensor& x, at::IntArrayRef kernel,
+                                                 at::IntArrayRef stride, at::IntArrayRef padding) {
+  TORCH_CHECK(x.device().is_cpu(), "geo3d: 'x' must be a CPU tensor here");
+  const soft_pool::Geometry g = soft_pool::make_geometry(x, kernel, stride, padding);
+  const at::Tensor input = x.contiguous();
+  at::Tensor out = at::empty(soft_pool::output_shape(x, g), x.options());
+  at::Tensor lse = at::empty(soft_pool::output_shape(x, g), x.options().dtype(soft_pool::lse_dtype(x)));
+  const int64_t planes = soft_pool::num_planes(x, kernel.size());
+  const int64_t in_size = g.in[0] * g.in[1] * g.in[2], out_size = g.out[0] * g.out[1] * g.out[2];
+  if (planes == 0 || out_size == 0) return {out, lse};
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "soft_pool_cpu", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const scalar_t* in_data = input.data_ptr<scalar_t>();
+    scalar_t* out_data = out.data_ptr<scalar_t>();
+    acc_t* lse_data = lse.data_ptr<acc_t>();
+    at::parallel_for(0, planes * out_size, 1024, [&](int64_t begin, int64_t end) {
+      for (int64_t k = begin; k < end; ++k) {
+        const int64_t p = k / out_size, o = k % out_size;
+        acc_t y, l;
+        soft_pool::window_forward<scalar_t, acc_t>(in_data + p * in_size, g, o, &y, &l);
+        out_data[k] = static_cast<scalar_t>(y);
+        lse_data[k] = l;
+      }
+    });
+  });
+  return {out, lse};
+}
+
+at::Tensor soft_pool_backward_cpu(const at::Tensor& grad_out, const at::Tensor& x,
+                                  const at::Tensor& out, const at::Tensor& lse,
+                                  at::IntArrayRef kernel, at::IntArrayRef stride,
+                                  at::IntArrayRef padding) {
+  TORCH_CHECK(x.device().is_cpu(), "geo3d: 'x' must be a CPU tensor here");
+  const soft_pool::Geometry g = soft_pool::make_geometry(x, kernel, stride, padding);
+  const auto shape = soft_pool::output_shape(x, g);
+  TORCH_CHECK(grad_out.sizes() == at::IntArrayRef(shape) && out.sizes() == at::IntArrayRef(shape) &&
+                  lse.sizes() == at::IntArrayRef(shape),
+              "geo3d: 'grad_out', 'out' and 'lse' must have the pooled shape");
+  TORCH_CHECK(grad_out.scalar_type() == x.scalar_type() && out.scalar_type() == x.scalar_type() &&
+                  lse.scalar_type() == soft_pool::lse_dtype(x),
+              "geo3d: soft_pool_backward dtypes disagree");
+  const at::Tensor input = x.contiguous(), g_out = grad_out.contiguous(), o_out = out.contiguous(),
+                   l_out = lse.contiguous();
+  at::Tensor grad = at::empty_like(input);
+  const int64_t planes = soft_pool::num_planes(x, kernel.size());
+  const int64_t in_size = g.in[0] * g.in[1] * g.in[2], out_size = g.out[0] * g.out[1] * g.out[2];
+  if (planes == 0 || in_size == 0) return grad;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "soft_pool_backward_cpu", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const scalar_t* in_data = input.data_ptr<scalar_t>();
+    const scalar_t* go = g_out.data_ptr<scalar_t>();
+    const scalar_t* oo = o_out.data_ptr<scalar_t>();
+    const acc_t* lo = l_out.data_ptr<acc_t>();
+    scalar_t* grad_data = grad.data_ptr<scalar_t>();
+    at::parallel_for(0, planes * in_size, 1024, [&](int64_t begin, int64_t end) {
+      for (int64_t k = begin; k < end; ++k) {
+        const int64_t p = k / in_size, i = k % in_size;
+        grad_data[k] = static_cast<scalar_t>(soft_pool::element_backward<scalar_t, acc_t, acc_t>(
+            in_data + p * in_size, go + p * out_size, oo + p * out_size, lo + p * out_size, g, i));
+      }
+    });
+  });
+  return grad;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(geo3d, CPU, m) {
+  m.impl("soft_pool", &soft_pool_cpu);
+  m.impl("soft_pool_backward", &soft_pool_backward_cpu);
+}
+
+}  // namespace geo3d
