@@ -13,7 +13,9 @@ As the official ``models/point_pn.py`` computes it:
   feature; a linear layer (+ BN + ReLU) to the stage's width; PosE with the sines and
   cosines in blocks (``layout="blocked"``), ``(feature + PosE) * PosE``; residual bottleneck
   blocks (2, 1, 1, 1 per stage) of two linear layers with BN;
-- pooling: max + mean over the neighbours, BatchNorm, GELU; global max + mean;
+- pooling: max + mean over the neighbours, BatchNorm, GELU; global max + mean. The
+  neighbourhood pooling is any of `geo3d.pooling.POOLINGS` (option `pooling`; the paper's
+  is `max+mean`);
 - head (:class:`geo3d.heads.MLPHead`): 288 -> 512 -> 256 -> classes with BN, ReLU and
   dropout 0.5; :func:`geo3d.models.point_pn` puts the two together.
 
@@ -28,6 +30,7 @@ from torch import nn
 
 from geo3d import ops
 from geo3d.nn.positional import trig_positional_encoding
+from geo3d.pooling.set_pool import SetPool
 
 
 class LinearBNReLU(nn.Module):
@@ -62,8 +65,10 @@ class PointPNStage(nn.Module):
     """FPS + kNN + local geometry aggregation + pooling: ``(B, N, 3), (B, N, C_in) ->
     (B, G, 3), (B, G, out_dim)``."""
 
-    def __init__(self, in_dim, out_dim, num_groups, k, blocks, alpha, beta, xyz_normalization):
+    def __init__(self, in_dim, out_dim, num_groups, k, blocks, alpha, beta, xyz_normalization,
+                 pooling="max+mean"):  # fmt: skip
         super().__init__()
+        self.pool = SetPool(pooling, out_dim)
         self.num_groups, self.k = num_groups, k
         self.alpha, self.beta = alpha, beta
         self.xyz_normalization = xyz_normalization
@@ -88,7 +93,7 @@ class PointPNStage(nn.Module):
             knn_xyz, x.shape[-1], self.alpha, self.beta, layout="blocked"
         )
         x = self.blocks((x + encoding) * encoding)
-        pooled = x.amax(dim=2) + x.mean(dim=2)  # (B, G, out)
+        pooled = self.pool(x)  # (B, G, K, out) -> (B, G, out); max + mean in the paper
         pooled = self.pool_norm(pooled.reshape(-1, pooled.shape[-1])).reshape(pooled.shape)
         return center_xyz, nn.functional.gelu(pooled)
 
@@ -111,6 +116,7 @@ class PointPNEncoder(nn.Module):
         alpha: float = 1000.0,
         beta: float = 100.0,
         xyz_normalization: str = "std",
+        pooling: str = "max+mean",
     ):
         super().__init__()
         if len(blocks) != len(expansions):
@@ -127,8 +133,16 @@ class PointPNEncoder(nn.Module):
                 raise ValueError(f"stage width {dim * expansion} must be a multiple of 6 for PosE")
             stages.append(
                 PointPNStage(
-                    dim, dim * expansion, groups, k, stage_blocks, alpha, beta, xyz_normalization
-                )
+                    dim,
+                    dim * expansion,
+                    groups,
+                    k,
+                    stage_blocks,
+                    alpha,
+                    beta,
+                    xyz_normalization,
+                    pooling,
+                )  # fmt: skip
             )
             dim, groups = dim * expansion, groups // 2
         self.stages = nn.ModuleList(stages)

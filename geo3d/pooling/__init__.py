@@ -1,5 +1,8 @@
-"""Pooling families behind one select-then-reduce idea: MeshCNN's edge collapse so far."""
+"""Pooling families behind one select-then-reduce idea (shared/DESIGN.md): sets (kNN
+groups, packed segments) by max, mean, max+mean, SoftPool or attention; SoftPool on grids;
+DSVT's attention pooling of voxel windows; MeshCNN's edge collapse."""
 
+from geo3d.ops.soft_pool import soft_pool1d, soft_pool2d, soft_pool3d
 from geo3d.pooling.edge_collapse import (
     MeshPool,
     MeshUnpool,
@@ -8,5 +11,23 @@ from geo3d.pooling.edge_collapse import (
     mesh_unpool,
     pool_targets,
 )
+from geo3d.pooling.set_pool import POOLINGS, AttentionPool, SetPool, pool_groups, pool_segments
+from geo3d.pooling.window_attention import WindowAttentionPool
 
-__all__ = ["MeshPool", "MeshUnpool", "PoolRecord", "mesh_pool", "mesh_unpool", "pool_targets"]
+__all__ = [
+    "POOLINGS",
+    "AttentionPool",
+    "MeshPool",
+    "MeshUnpool",
+    "PoolRecord",
+    "SetPool",
+    "WindowAttentionPool",
+    "mesh_pool",
+    "mesh_unpool",
+    "pool_groups",
+    "pool_segments",
+    "pool_targets",
+    "soft_pool1d",
+    "soft_pool2d",
+    "soft_pool3d",
+]
