@@ -3,6 +3,7 @@
     python tools/benchmark.py ops [--repeats 5] [--quick] [--markdown]
     python tools/benchmark.py models [--repeats 3]     # Point-NN / Point-PN, 32 x 1024 points
     python tools/benchmark.py mesh [--repeats 3]       # MeshCNN preparation and pooling
+    python tools/benchmark.py pooling [--repeats 3]    # SoftPool grids, attention over voxels
 
 Each row times one op at one size with geo3d (CPU, and CUDA where present) and with
 every peer that is installed, in the same run, and prints the ratio of the best peer's
@@ -436,6 +437,75 @@ def bench_mesh(repeats: int, quick: bool, channels: int = 64):
     return rows
 
 
+def saved_for_backward_mb(fn: Callable[[], torch.Tensor]) -> float:
+    """The bytes autograd keeps between forward and backward (every saved tensor, counted
+    once per storage), in MB: the memory a pooling adds to a training step."""
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values()) / 2**20
+
+
+def plain_soft_pool(x: torch.Tensor, dims: int) -> torch.Tensor:
+    """The plain-torch SoftPool formula (what users write; no max subtraction)."""
+    avg = getattr(torch.nn.functional, f"avg_pool{dims}d")
+    e = torch.exp(x)
+    return avg(e * x, 2) / avg(e, 2)
+
+
+def kitti_like_voxel_sets(num_voxels: int, channels: int, seed: int = 0):
+    """Packed point features of voxels that hold 1 to 5 points, and a few that hold 100."""
+    g = torch.Generator().manual_seed(seed)
+    counts = torch.randint(1, 6, (num_voxels,), generator=g)
+    counts[torch.randperm(num_voxels, generator=g)[: num_voxels // 500]] = 100
+    index = torch.repeat_interleave(torch.arange(num_voxels), counts)
+    return torch.randn(index.shape[0], channels, generator=g), index, counts
+
+
+def bench_pooling(repeats: int, quick: bool):
+    """Rows of (what, size, method, forward ms, forward+backward ms, MB saved for backward)."""
+    from geo3d.pooling import AttentionPool, soft_pool2d, soft_pool3d
+
+    rows = []
+    grids = [("2D", (8, 64, 56, 56) if quick else (32, 64, 112, 112), 2),
+             ("3D", (2, 16, 16, 64, 64) if quick else (4, 32, 40, 200, 176), 3)]  # fmt: skip
+    for name, shape, dims in grids:
+        x = torch.randn(shape)
+        native = soft_pool2d if dims == 2 else soft_pool3d
+        for method, fn in (("geo3d soft_pool", lambda t: native(t, 2)),
+                           ("plain torch formula", lambda t: plain_soft_pool(t, dims))):  # fmt: skip
+            leaf = x.clone().requires_grad_()
+            forward = median_ms(lambda: fn(x), repeats)
+            both = median_ms(lambda: fn(leaf).sum().backward(), repeats)
+            memory = saved_for_backward_mb(lambda: fn(leaf))
+            rows.append(
+                (f"SoftPool {name}", "x".join(map(str, shape)), method, forward, both, memory)
+            )
+    num_voxels, channels = (2000, 32) if quick else (20000, 64)
+    points, index, counts = kitti_like_voxel_sets(num_voxels, channels)
+    pool = AttentionPool(channels, heads=4, query="residual")
+    width = int(counts.max())
+    dense = torch.zeros(num_voxels, width, channels)
+    mask = torch.arange(width)[None] < counts[:, None]
+    dense[mask] = points
+    size = f"{num_voxels} voxels, {points.shape[0]} points, max {width}"
+    for method, fn, inputs in (("geo3d packed segments", lambda t: pool.segments(t, index, num_voxels), points),
+                               ("padded dense + mask", lambda t: pool(t, mask), dense)):  # fmt: skip
+        leaf = inputs.clone().requires_grad_()
+        with torch.no_grad():
+            forward = median_ms(lambda: fn(inputs), repeats)
+        both = median_ms(lambda: fn(leaf).sum().backward(), repeats)
+        memory = saved_for_backward_mb(lambda: fn(leaf))
+        rows.append(("attention pooling", size, method, forward, both, memory))
+    return rows
+
+
 def format_ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -474,7 +544,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("suite", choices=["ops", "models", "mesh"], help="what to benchmark")
+    parser.add_argument(
+        "suite", choices=["ops", "models", "mesh", "pooling"], help="what to benchmark"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per cell (median)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
@@ -493,6 +565,15 @@ def main(argv: list[str] | None = None) -> int:
         print(header + "\n" + "-" * len(header))
         for model, what, ms, rate in rows:
             print(f"{model:10} {what:24} {ms:13.0f} {rate:9.1f}")
+        return 0
+    if args.suite == "pooling":
+        rows = bench_pooling(args.repeats, args.quick)
+        header = (
+            "| what | size | method | forward ms | forward + backward ms | MB saved for backward |"
+        )
+        print(header + "\n|---|---|---|---|---|---|")
+        for what, size, method, forward, both, memory in rows:
+            print(f"| {what} | {size} | {method} | {forward:.1f} | {both:.1f} | {memory:.1f} |")
         return 0
     if args.suite == "mesh":
         rows = bench_mesh(args.repeats, args.quick)

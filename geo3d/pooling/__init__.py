@@ -1,6 +1,7 @@
 """Pooling families behind one select-then-reduce idea (shared/DESIGN.md): sets (kNN
 groups, packed segments) by max, mean, max+mean, SoftPool or attention; SoftPool on grids;
-DSVT's attention pooling of voxel windows; MeshCNN's edge collapse."""
+DSVT's attention pooling of voxel windows; SoftPoolNet's sorted features; a voxel feature
+encoder with any of them; MeshCNN's edge collapse."""
 
 from geo3d.ops.soft_pool import soft_pool1d, soft_pool2d, soft_pool3d
 from geo3d.pooling.edge_collapse import (
@@ -12,6 +13,8 @@ from geo3d.pooling.edge_collapse import (
     pool_targets,
 )
 from geo3d.pooling.set_pool import POOLINGS, AttentionPool, SetPool, pool_groups, pool_segments
+from geo3d.pooling.softpoolnet import SoftPoolNetPool, soft_pool_features
+from geo3d.pooling.voxel_encoder import VoxelFeatureEncoder
 from geo3d.pooling.window_attention import WindowAttentionPool
 
 __all__ = [
@@ -21,12 +24,15 @@ __all__ = [
     "MeshUnpool",
     "PoolRecord",
     "SetPool",
+    "SoftPoolNetPool",
+    "VoxelFeatureEncoder",
     "WindowAttentionPool",
     "mesh_pool",
     "mesh_unpool",
     "pool_groups",
     "pool_segments",
     "pool_targets",
+    "soft_pool_features",
     "soft_pool1d",
     "soft_pool2d",
     "soft_pool3d",

@@ -35,3 +35,19 @@ def test_mesh_benchmark_times_preparation_and_pooling():
     rows = tool.bench_mesh(repeats=1, quick=True)
     assert [edges for edges, *_ in rows] == sorted(edges for edges, *_ in rows)
     assert all(prep > 0 and plan > 0 and pool >= plan * 0.5 for _, prep, plan, pool, _, _ in rows)
+
+
+def test_pooling_benchmark_compares_with_the_plain_formulas():
+    spec = importlib.util.spec_from_file_location(
+        "benchmark", os.path.join(ROOT, "tools", "benchmark.py")
+    )
+    tool = importlib.util.module_from_spec(spec)
+    sys.modules["benchmark"] = tool
+    spec.loader.exec_module(tool)
+    rows = tool.bench_pooling(repeats=1, quick=True)
+    methods = [(what, method) for what, _, method, *_ in rows]
+    assert ("SoftPool 2D", "geo3d soft_pool") in methods and (
+        "attention pooling",
+        "padded dense + mask",
+    ) in methods
+    assert all(forward > 0 and both > 0 and memory >= 0 for *_, forward, both, memory in rows)
