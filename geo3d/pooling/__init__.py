@@ -12,7 +12,14 @@ from geo3d.pooling.edge_collapse import (
     mesh_unpool,
     pool_targets,
 )
-from geo3d.pooling.set_pool import POOLINGS, AttentionPool, SetPool, pool_groups, pool_segments
+from geo3d.pooling.set_pool import (
+    POOLINGS,
+    AttentionPool,
+    SetPool,
+    make_pooling,
+    pool_groups,
+    pool_segments,
+)
 from geo3d.pooling.softpoolnet import SoftPoolNetPool, soft_pool_features
 from geo3d.pooling.voxel_encoder import VoxelFeatureEncoder
 from geo3d.pooling.window_attention import WindowAttentionPool
@@ -27,6 +34,7 @@ __all__ = [
     "SoftPoolNetPool",
     "VoxelFeatureEncoder",
     "WindowAttentionPool",
+    "make_pooling",
     "mesh_pool",
     "mesh_unpool",
     "pool_groups",

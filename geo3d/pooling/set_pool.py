@@ -179,3 +179,19 @@ class SetPool(nn.Module):
 
     def extra_repr(self) -> str:
         return self.mode
+
+
+def make_pooling(name: str, channels: int | None = None, **options) -> nn.Module:
+    """A pooling by the name a config uses: any of :data:`POOLINGS` (a :class:`SetPool`;
+    ``heads`` and ``query`` options for attention) or ``edge_collapse`` (MeshCNN's
+    :class:`geo3d.pooling.MeshPool`; option ``target``)."""
+    if name == "edge_collapse":
+        from geo3d.pooling.edge_collapse import MeshPool
+
+        if "target" not in options:
+            raise ValueError("edge_collapse pooling needs a 'target' (edge count or fraction)")
+        return MeshPool(options["target"])
+    unknown = set(options) - {"heads", "query"}
+    if unknown:
+        raise ValueError(f"unknown options {sorted(unknown)} for pooling {name!r}")
+    return SetPool(name, channels, **options)

@@ -163,3 +163,17 @@ def test_bad_input_is_named():
         pool_groups(torch.randn(2, 3, 4), "max", torch.ones(2, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="slots"):
         WindowAttentionPool(8, 5, 2)(torch.randn(3, 4, 8), torch.ones(3, 4, dtype=torch.bool))
+
+
+def test_make_pooling_by_name():
+    from geo3d.pooling import MeshPool, make_pooling
+
+    assert isinstance(make_pooling("edge_collapse", target=0.5), MeshPool)
+    assert make_pooling("soft").mode == "soft"
+    assert (
+        make_pooling("attention", 8, heads=2, query="residual").attention.query_kind == "residual"
+    )
+    with pytest.raises(ValueError, match="target"):
+        make_pooling("edge_collapse")
+    with pytest.raises(ValueError, match="unknown options"):
+        make_pooling("max", 8, kernel=3)
