@@ -22,7 +22,7 @@ from geo3d.pooling.set_pool import (
 )
 from geo3d.pooling.softpoolnet import SoftPoolNetPool, soft_pool_features
 from geo3d.pooling.voxel_encoder import VoxelFeatureEncoder
-from geo3d.pooling.window_attention import WindowAttentionPool
+from geo3d.pooling.window_attention import WindowAttentionPool, pool_voxel_windows, window_slots
 
 __all__ = [
     "POOLINGS",
@@ -40,7 +40,9 @@ __all__ = [
     "pool_groups",
     "pool_segments",
     "pool_targets",
+    "pool_voxel_windows",
     "soft_pool_features",
+    "window_slots",
     "soft_pool1d",
     "soft_pool2d",
     "soft_pool3d",

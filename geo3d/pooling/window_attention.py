@@ -51,3 +51,37 @@ class WindowAttentionPool(nn.Module):
             query[:, None], keys, slots, key_padding_mask=padding, need_weights=False
         )
         return self.norm(attended[:, 0] + query)
+
+
+def window_slots(
+    coords: torch.Tensor, window: tuple[int, int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Voxels to pooling windows: ``coords (V, 4)`` int ``(batch, z, y, x)`` and ``window
+    (wz, wy, wx)`` -> ``slots (W, wz * wy * wx)`` voxel ids (``-1`` where empty) and the
+    windows' coordinates ``(W, 4)`` on the coarser grid. A voxel's slot is its position
+    inside its window (DSVT's ``get_pooling_index``)."""
+    if coords.dim() != 2 or coords.shape[1] != 4:
+        raise ValueError(f"Expected 'coords' of shape (V, 4) (got {tuple(coords.shape)})")
+    wz, wy, wx = (int(w) for w in window)
+    if min(wz, wy, wx) < 1:
+        raise ValueError(f"'window' sizes must be >= 1 (got {window})")
+    coords = coords.long()
+    size = coords.new_tensor([1, wz, wy, wx])
+    coarse = torch.div(coords, size, rounding_mode="floor")
+    windows, index = torch.unique(coarse, dim=0, return_inverse=True)
+    local = coords[:, 1:] - coarse[:, 1:] * size[1:]
+    slot = (local[:, 0] * wy + local[:, 1]) * wx + local[:, 2]
+    slots = coords.new_full((windows.shape[0], wz * wy * wx), -1)
+    slots[index, slot] = torch.arange(coords.shape[0], device=coords.device)
+    return slots, windows
+
+
+def pool_voxel_windows(
+    features: torch.Tensor, coords: torch.Tensor, window, pool: WindowAttentionPool
+):
+    """``features (V, C)`` of voxels at ``coords (V, 4)`` pooled per window by ``pool``:
+    ``(pooled (W, C), window coords (W, 4))``."""
+    slots, windows = window_slots(coords, window)
+    occupied = slots >= 0
+    gathered = features[slots.clamp(min=0)]  # (W, P, C)
+    return pool(gathered, occupied), windows

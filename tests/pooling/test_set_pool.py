@@ -177,3 +177,26 @@ def test_make_pooling_by_name():
         make_pooling("edge_collapse")
     with pytest.raises(ValueError, match="unknown options"):
         make_pooling("max", 8, kernel=3)
+
+
+def test_window_slots_place_every_voxel_once():
+    from geo3d.pooling import pool_voxel_windows, window_slots
+
+    g = torch.Generator().manual_seed(0)
+    coords = torch.unique(torch.stack([torch.randint(0, 2, (300,), generator=g),
+                                       torch.randint(0, 4, (300,), generator=g),
+                                       torch.randint(0, 20, (300,), generator=g),
+                                       torch.randint(0, 20, (300,), generator=g)], 1), dim=0)  # fmt: skip
+    slots, windows = window_slots(coords, (2, 4, 4))
+    assert slots.shape == (windows.shape[0], 32)
+    placed = slots[slots >= 0]
+    assert torch.equal(placed.sort().values, torch.arange(coords.shape[0]))
+    for w, s in ((0, 0), (windows.shape[0] - 1, 31)):
+        for slot, voxel in enumerate(slots[w].tolist()):
+            if voxel >= 0:
+                b, z, y, x = coords[voxel].tolist()
+                assert [b, z // 2, y // 4, x // 4] == windows[w].tolist()
+                assert slot == ((z % 2) * 4 + y % 4) * 4 + x % 4
+    pool = WindowAttentionPool(8, 32, heads=2)
+    pooled, _ = pool_voxel_windows(torch.randn(coords.shape[0], 8), coords, (2, 4, 4), pool)
+    assert pooled.shape == (windows.shape[0], 8) and bool(torch.isfinite(pooled).all())
