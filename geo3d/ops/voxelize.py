@@ -11,7 +11,8 @@ from geo3d.ops._library import op, register_reference
 
 
 def grid_size(voxel_size: Sequence[float], point_range: Sequence[float]) -> list[int]:
-    """Voxels per axis (x, y, z): ``round((max - min) / voxel_size)``, as spconv and mmcv do."""
+    """Voxels per axis (x, y, z): ``round((max - min) / voxel_size)``, half to even, as spconv
+    and mmcv round (numpy and torch): 2.5 cells is 2."""
     return [round((point_range[3 + a] - point_range[a]) / voxel_size[a]) for a in range(3)]
 
 

@@ -38,7 +38,8 @@ Grid make_grid(at::ArrayRef<double> voxel_size, at::ArrayRef<double> point_range
                 "geo3d: 'point_range' must be finite");
     grid.size[a] = voxel_size[a];
     grid.low[a] = point_range[a];
-    grid.cells[a] = std::llround((point_range[a + 3] - point_range[a]) / voxel_size[a]);
+    // Half to even, as numpy and torch round (spconv, mmcv): 2.5 cells is 2.
+    grid.cells[a] = static_cast<int64_t>(std::nearbyint((point_range[a + 3] - point_range[a]) / voxel_size[a]));
     TORCH_CHECK(grid.cells[a] >= 1, "geo3d: 'point_range' is empty along axis ", a);
   }
   TORCH_CHECK(static_cast<double>(grid.cells[0]) * grid.cells[1] * grid.cells[2] < 4.0e18,

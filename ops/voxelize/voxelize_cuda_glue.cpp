@@ -25,7 +25,7 @@ at::Tensor dynamic_voxelize_cuda(const at::Tensor& points, at::ArrayRef<double> 
     TORCH_CHECK(voxel_size[a] > 0 && std::isfinite(voxel_size[a]), "geo3d: bad 'voxel_size'");
     size[a] = voxel_size[a];
     low[a] = point_range[a];
-    cells[a] = std::llround((point_range[a + 3] - point_range[a]) / voxel_size[a]);
+    cells[a] = static_cast<int64_t>(std::nearbyint((point_range[a + 3] - point_range[a]) / voxel_size[a]));
     TORCH_CHECK(cells[a] >= 1, "geo3d: 'point_range' is empty along axis ", a);
   }
   const c10::cuda::CUDAGuard guard(points.device());

@@ -155,3 +155,16 @@ def test_dynamic_voxelize_agrees_with_hard_voxelization_on_kitti(shared_data):
     order = torch.argsort((voxel_coords.long() * torch.tensor([10**8, 10**4, 1])).sum(1))
     assert torch.equal(unique, voxel_coords[order])
     assert torch.equal(counts.to(torch.int32), num[order])
+
+
+def test_half_cells_round_to_even_as_spconv_and_mmcv():
+    """A range of 2.5 voxels has 2 cells (numpy's and torch's rounding), 3.5 has 4."""
+    points = torch.tensor([[1.7, 0.1, 0.1, 0.0], [3.3, 0.1, 0.1, 0.0]])
+    for size, cells in ((1.6, 2), (4.0 / 3.5, 4)):
+        assert ops.grid_size([size, 1.0, 1.0], [0, 0, 0, 4.0, 1, 1])[0] == cells
+        coords = ops.dynamic_voxelize(points, [size, 1.0, 1.0], [0, 0, 0, 4.0, 1, 1])
+        assert torch.equal(
+            coords, ops.dynamic_voxelize_reference(points, [size, 1.0, 1.0], [0, 0, 0, 4.0, 1, 1])
+        )
+        inside = [bool(c[0] >= 0) for c in coords]
+        assert inside == [1.7 / size < cells, 3.3 / size < cells]
