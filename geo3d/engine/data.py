@@ -93,7 +93,7 @@ class ClassificationView(torch.utils.data.Dataset):
         return torch.stack([self.dataset[i]["label"] for i in self.indices])
 
 
-def _split_off_validation(dataset, fraction: float, seed: int):
+def split_off_validation(dataset, fraction: float, seed: int):
     count = len(dataset)
     order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
     held = max(1, int(round(count * fraction)))
@@ -164,7 +164,7 @@ def _point_datasets(config: DataConfig):
         raise ValueError(
             f"unknown data set {name!r} (known: {', '.join(POINT_DATASETS + MESH_DATASETS)})"
         )
-    kept, held = _split_off_validation(train, config.val_fraction, config.seed)
+    kept, held = split_off_validation(train, config.val_fraction, config.seed)
     classes = list(getattr(train, "classes", []))
     return (
         ClassificationView(train, config.num_points, config.augment, config.seed, kept),

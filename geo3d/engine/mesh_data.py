@@ -168,19 +168,13 @@ def collate_mesh_samples(samples: list[dict]):
     return (features, mesh), targets
 
 
-def _split_off_validation(count: int, fraction: float, seed: int):
-    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
-    held = max(1, int(round(count * fraction)))
-    return sorted(order[held:]), sorted(order[:held])
-
-
 def build_mesh_datasets(config):
     """:class:`geo3d.engine.data.DataBundle` of MeshCNN samples for a mesh data set:
     ``synthetic_meshes`` (classification of the primitive, or segmentation of its parts),
     ``meshcnn_classification`` (SHREC, cubes: ``root/<class>/{train,test}/*.obj``) or
     ``meshcnn_segmentation`` (COSEG, human bodies: ``root/{train,test}`` with ``seg``,
     ``sseg``). Feature statistics come from the training split, without augmentation."""
-    from geo3d.engine.data import DataBundle
+    from geo3d.engine.data import DataBundle, split_off_validation
     from geo3d.engine.tasks import ClassificationTask, MeshSegmentationTask
 
     name, task = config.dataset, config.task
@@ -212,7 +206,7 @@ def build_mesh_datasets(config):
             train = D.MeshSegmentationFolder(config.root, "train")
             test = D.MeshSegmentationFolder(config.root, "test")
             classes = [str(c) for c in range(train.num_classes)]
-        kept, held = _split_off_validation(len(train), config.val_fraction, config.seed)
+        kept, held = split_off_validation(train, config.val_fraction, config.seed)
         sources = [(train, kept), (train, held), (test, None)]
     common = {"task": task, "features": config.features, "seed": config.seed}
     train_view = MeshSampleView(sources[0][0], augment=config.augment,

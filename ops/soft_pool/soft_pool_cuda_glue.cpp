@@ -40,13 +40,7 @@ at::Tensor soft_pool_backward_cuda(const at::Tensor& grad_out, const at::Tensor&
                                    at::IntArrayRef padding) {
   check_cuda(x, "x");
   const soft_pool::Geometry g = soft_pool::make_geometry(x, kernel, stride, padding);
-  const auto shape = soft_pool::output_shape(x, g);
-  TORCH_CHECK(grad_out.sizes() == at::IntArrayRef(shape) && out.sizes() == at::IntArrayRef(shape) &&
-                  lse.sizes() == at::IntArrayRef(shape),
-              "geo3d: 'grad_out', 'out' and 'lse' must have the pooled shape");
-  TORCH_CHECK(grad_out.scalar_type() == x.scalar_type() && out.scalar_type() == x.scalar_type() &&
-                  lse.scalar_type() == soft_pool::lse_dtype(x),
-              "geo3d: soft_pool_backward dtypes disagree");
+  soft_pool::check_backward_inputs(grad_out, x, out, lse, g);
   const c10::cuda::CUDAGuard guard(x.device());
   const at::Tensor input = x.contiguous(), g_out = grad_out.contiguous(), o_out = out.contiguous(),
                    l_out = lse.contiguous();

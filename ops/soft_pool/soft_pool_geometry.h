@@ -56,5 +56,19 @@ inline at::ScalarType lse_dtype(const at::Tensor& x) {
   return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
 }
 
+// The backward's tensors: the pooled shape for grad_out, out and lse, consistent dtypes.
+inline void check_backward_inputs(const at::Tensor& grad_out, const at::Tensor& x,
+                                  const at::Tensor& out, const at::Tensor& lse, const Geometry& g) {
+  const auto shape = output_shape(x, g);
+  TORCH_CHECK(grad_out.sizes() == at::IntArrayRef(shape) && out.sizes() == at::IntArrayRef(shape) &&
+                  lse.sizes() == at::IntArrayRef(shape),
+              "geo3d: 'grad_out', 'out' and 'lse' must have the pooled shape");
+  TORCH_CHECK(grad_out.scalar_type() == x.scalar_type() && out.scalar_type() == x.scalar_type() &&
+                  lse.scalar_type() == lse_dtype(x),
+              "geo3d: soft_pool_backward dtypes disagree");
+  TORCH_CHECK(grad_out.device() == x.device() && out.device() == x.device() && lse.device() == x.device(),
+              "geo3d: soft_pool_backward tensors are on different devices");
+}
+
 }  // namespace soft_pool
 }  // namespace geo3d
