@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,6 +28,11 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from geo3d import ops  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_mesh import BUNNY, bench_mesh  # noqa: E402, F401  (BUNNY: for the tests)
+from bench_pooling import bench_pooling  # noqa: E402
+from bench_timing import median_ms  # noqa: E402
 
 KITTI_RANGE = [0.0, -40.0, -3.0, 70.4, 40.0, 1.0]
 
@@ -41,20 +44,6 @@ class Row:
     geo3d_ms: float
     peers: dict[str, float | None] = field(default_factory=dict)
     cuda_ms: float | None = None
-
-
-def median_ms(fn: Callable[[], object], repeats: int, sync_cuda: bool = False) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        if sync_cuda:
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if sync_cuda:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def optional(module: str):
@@ -337,172 +326,6 @@ def bench_models(repeats: int, quick: bool) -> list[tuple[str, str, float, float
 
     ms = median_ms(step, repeats)
     rows.append(("Point-PN", "training step", ms, batch / ms * 1000))
-    return rows
-
-
-SHARED_DATA = os.environ.get("GEO3D_SHARED_DATA", os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data"))  # fmt: skip
-BUNNY = os.path.join(SHARED_DATA, "meshes", "stanford-bunny.obj")
-
-
-def _bunny_sizes(quick: bool):
-    """The Stanford bunny decimated (Open3D's quadric decimation) to several face counts,
-    and in full: ``[(vertices, faces)]`` from 500 to 69,451 faces (750 to 104,288 edges)."""
-    import open3d as o3d
-
-    if not os.path.isfile(BUNNY):
-        raise FileNotFoundError(f"{BUNNY}: the mesh benchmark needs the shared bunny")
-    full = o3d.io.read_triangle_mesh(BUNNY)
-    targets = (500, 2000) if quick else (500, 2000, 8000, 32000, None)
-    meshes = []
-    for target in targets:
-        mesh = full if target is None else full.simplify_quadric_decimation(target)
-        meshes.append((np.asarray(mesh.vertices, np.float32), np.asarray(mesh.triangles, np.int64)))
-    return meshes
-
-
-_MEMORY_CHILD = r"""
-import sys, warnings, numpy as np, torch
-warnings.simplefilter("ignore")
-from geo3d.pooling import mesh_pool
-from geo3d.structures import MeshBatch, mesh_edges, repair_mesh
-data = np.load(sys.argv[1])
-v, f, _ = repair_mesh(torch.from_numpy(data["v"]), torch.from_numpy(data["f"]))
-view = mesh_edges(f, v.shape[0])
-mesh = MeshBatch.from_views([view], [v])
-x = torch.randn(mesh.num_edges, int(sys.argv[2]))
-def status_kb(key):
-    with open("/proc/self/status") as handle:
-        return next(int(line.split()[1]) for line in handle if line.startswith(key + ":"))
-mesh_pool(x, mesh, mesh.num_edges // 2, warn=False)  # warm up (allocator, op loading)
-with open("/proc/self/clear_refs", "w") as handle:
-    handle.write("5")  # reset the peak resident size (VmHWM) to the current one
-before = status_kb("VmRSS")
-mesh_pool(x, mesh, mesh.num_edges // 2, warn=False)
-print(status_kb("VmHWM") - before)
-"""
-
-
-def _peak_pool_memory_mb(vertices, faces, channels: int) -> float | None:
-    """Peak resident memory added by one pooling, measured in a fresh process (the C++
-    planner's memory is invisible to torch's allocator statistics)."""
-    import subprocess
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "mesh.npz")
-        np.savez(path, v=vertices, f=faces)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        result = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, path, str(channels)],
-                                capture_output=True, text=True, cwd=root)  # fmt: skip
-    if result.returncode != 0:
-        return None
-    return int(result.stdout.strip().splitlines()[-1]) / 1024
-
-
-def bench_mesh(repeats: int, quick: bool, channels: int = 64):
-    """MeshCNN on the bunny at several sizes: rows of (edges, preparation ms, planning ms,
-    pooling ms (planning and the feature merge of ``channels`` channels), peak MB added by
-    the pooling, and the GB the official dense E x E union matrix would take)."""
-    import warnings
-
-    from geo3d.ops import plan_edge_collapse
-    from geo3d.pooling import mesh_pool
-    from geo3d.structures import MeshBatch, edge_features, mesh_edges, repair_mesh
-
-    rows = []
-    for vertices_np, faces_np in _bunny_sizes(quick):
-        vertices, faces = torch.from_numpy(vertices_np), torch.from_numpy(faces_np)
-
-        def prepare():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                v, f, _ = repair_mesh(vertices, faces)
-            view = mesh_edges(f, v.shape[0])
-            return v, view, edge_features(v, view)
-
-        prep_ms = median_ms(prepare, repeats)
-        v, view, _ = prepare()
-        mesh = MeshBatch.from_views([view], [v])
-        x = torch.randn(mesh.num_edges, channels, generator=torch.Generator().manual_seed(0))
-        target = mesh.num_edges // 2
-        priority = x.square().sum(1)
-        plan_ms = median_ms(lambda: plan_edge_collapse(mesh.edges, mesh.gemm, mesh.sides, priority,
-                                                       mesh.vertices, mesh.edge_ptr, mesh.vertex_ptr,
-                                                       torch.tensor([target])), repeats)  # fmt: skip
-        pool_ms = median_ms(lambda: mesh_pool(x, mesh, target, warn=False), repeats)
-        memory = None if quick else _peak_pool_memory_mb(vertices_np, faces_np, channels)
-        dense_gb = mesh.num_edges**2 * 4 / 1e9
-        rows.append((mesh.num_edges, prep_ms, plan_ms, pool_ms, memory, dense_gb))
-    return rows
-
-
-def saved_for_backward_mb(fn: Callable[[], torch.Tensor]) -> float:
-    """The bytes autograd keeps between forward and backward (every saved tensor, counted
-    once per storage), in MB: the memory a pooling adds to a training step."""
-    seen: dict[int, int] = {}
-
-    def pack(t):
-        storage = t.untyped_storage()
-        seen[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(seen.values()) / 2**20
-
-
-def plain_soft_pool(x: torch.Tensor, dims: int) -> torch.Tensor:
-    """The plain-torch SoftPool formula (what users write; no max subtraction)."""
-    avg = getattr(torch.nn.functional, f"avg_pool{dims}d")
-    e = torch.exp(x)
-    return avg(e * x, 2) / avg(e, 2)
-
-
-def kitti_like_voxel_sets(num_voxels: int, channels: int, seed: int = 0):
-    """Packed point features of voxels that hold 1 to 5 points, and a few that hold 100."""
-    g = torch.Generator().manual_seed(seed)
-    counts = torch.randint(1, 6, (num_voxels,), generator=g)
-    counts[torch.randperm(num_voxels, generator=g)[: num_voxels // 500]] = 100
-    index = torch.repeat_interleave(torch.arange(num_voxels), counts)
-    return torch.randn(index.shape[0], channels, generator=g), index, counts
-
-
-def bench_pooling(repeats: int, quick: bool):
-    """Rows of (what, size, method, forward ms, forward+backward ms, MB saved for backward)."""
-    from geo3d.pooling import AttentionPool, soft_pool2d, soft_pool3d
-
-    rows = []
-    grids = [("2D", (8, 64, 56, 56) if quick else (32, 64, 112, 112), 2),
-             ("3D", (2, 16, 16, 64, 64) if quick else (4, 32, 40, 200, 176), 3)]  # fmt: skip
-    for name, shape, dims in grids:
-        x = torch.randn(shape)
-        native = soft_pool2d if dims == 2 else soft_pool3d
-        for method, fn in (("geo3d soft_pool", lambda t: native(t, 2)),
-                           ("plain torch formula", lambda t: plain_soft_pool(t, dims))):  # fmt: skip
-            leaf = x.clone().requires_grad_()
-            forward = median_ms(lambda: fn(x), repeats)
-            both = median_ms(lambda: fn(leaf).sum().backward(), repeats)
-            memory = saved_for_backward_mb(lambda: fn(leaf))
-            rows.append(
-                (f"SoftPool {name}", "x".join(map(str, shape)), method, forward, both, memory)
-            )
-    num_voxels, channels = (2000, 32) if quick else (20000, 64)
-    points, index, counts = kitti_like_voxel_sets(num_voxels, channels)
-    pool = AttentionPool(channels, heads=4, query="residual")
-    width = int(counts.max())
-    dense = torch.zeros(num_voxels, width, channels)
-    mask = torch.arange(width)[None] < counts[:, None]
-    dense[mask] = points
-    size = f"{num_voxels} voxels, {points.shape[0]} points, max {width}"
-    for method, fn, inputs in (("geo3d packed segments", lambda t: pool.segments(t, index, num_voxels), points),
-                               ("padded dense + mask", lambda t: pool(t, mask), dense)):  # fmt: skip
-        leaf = inputs.clone().requires_grad_()
-        with torch.no_grad():
-            forward = median_ms(lambda: fn(inputs), repeats)
-        both = median_ms(lambda: fn(leaf).sum().backward(), repeats)
-        memory = saved_for_backward_mb(lambda: fn(leaf))
-        rows.append(("attention pooling", size, method, forward, both, memory))
     return rows
 
 

@@ -1,0 +1,38 @@
+"""Timing and memory helpers shared by the benchmark suites (tools/benchmark.py)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+
+def median_ms(fn: Callable[[], object], repeats: int, sync_cuda: bool = False) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        if sync_cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if sync_cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def saved_for_backward_mb(fn: Callable[[], torch.Tensor]) -> float:
+    """The bytes autograd keeps between forward and backward (every saved tensor, counted
+    once per storage), in MB: the memory a pooling adds to a training step."""
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values()) / 2**20
