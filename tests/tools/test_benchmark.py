@@ -2,16 +2,24 @@ import importlib.util
 import os
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def test_models_benchmark_reports_three_rates():
+@pytest.fixture(scope="module")
+def tool():
+    """tools/benchmark.py loaded as the module ``benchmark``."""
     spec = importlib.util.spec_from_file_location(
         "benchmark", os.path.join(ROOT, "tools", "benchmark.py")
     )
-    tool = importlib.util.module_from_spec(spec)
-    sys.modules["benchmark"] = tool  # its dataclasses look their module up
-    spec.loader.exec_module(tool)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["benchmark"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_models_benchmark_reports_three_rates(tool):
     rows = tool.bench_models(repeats=1, quick=True)
     assert [(model, what) for model, what, _, _ in rows] == [
         ("Point-NN", "encode (training-free)"),
@@ -21,29 +29,15 @@ def test_models_benchmark_reports_three_rates():
     assert all(ms > 0 and rate > 0 for _, _, ms, rate in rows)
 
 
-def test_mesh_benchmark_times_preparation_and_pooling():
-    spec = importlib.util.spec_from_file_location(
-        "benchmark", os.path.join(ROOT, "tools", "benchmark.py")
-    )
-    tool = importlib.util.module_from_spec(spec)
-    sys.modules["benchmark"] = tool
-    spec.loader.exec_module(tool)
+def test_mesh_benchmark_times_preparation_and_pooling(tool):
     if not os.path.isfile(tool.BUNNY):
-        import pytest
-
         pytest.skip("the shared bunny is not here")
     rows = tool.bench_mesh(repeats=1, quick=True)
     assert [edges for edges, *_ in rows] == sorted(edges for edges, *_ in rows)
     assert all(prep > 0 and plan > 0 and pool >= plan * 0.5 for _, prep, plan, pool, _, _ in rows)
 
 
-def test_pooling_benchmark_compares_with_the_plain_formulas():
-    spec = importlib.util.spec_from_file_location(
-        "benchmark", os.path.join(ROOT, "tools", "benchmark.py")
-    )
-    tool = importlib.util.module_from_spec(spec)
-    sys.modules["benchmark"] = tool
-    spec.loader.exec_module(tool)
+def test_pooling_benchmark_compares_with_the_plain_formulas(tool):
     rows = tool.bench_pooling(repeats=1, quick=True)
     methods = [(what, method) for what, _, method, *_ in rows]
     assert ("SoftPool 2D", "geo3d soft_pool") in methods and (
