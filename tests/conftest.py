@@ -19,12 +19,20 @@ def shared_data():
     return SHARED_DATA
 
 
+CUDA_SKIP_REASON = "no CUDA device here (torch.cuda.is_available() is False)"
+
+
 def devices():
-    """CPU always; CUDA where present (those cases carry the cuda marker)."""
-    result = ["cpu"]
-    if torch.cuda.is_available():
-        result.append(pytest.param("cuda", marks=pytest.mark.cuda))
-    return result
+    """CPU and CUDA. CUDA cases carry the ``cuda`` marker and run by default wherever a GPU
+    is present; elsewhere they are skipped with a reason (``pytest -m cuda`` selects them)."""
+    cuda = pytest.param(
+        "cuda",
+        marks=[
+            pytest.mark.cuda,
+            pytest.mark.skipif(not torch.cuda.is_available(), reason=CUDA_SKIP_REASON),
+        ],
+    )
+    return ["cpu", cuda]
 
 
 def load_shared_mesh(name: str):

@@ -16,6 +16,7 @@ import torch  # noqa: E402
 
 from geo3d.engine import load_config  # noqa: E402
 from geo3d.engine.checkpoint import load_checkpoint  # noqa: E402
+from geo3d.engine.cli import run_tool  # noqa: E402
 from geo3d.engine.data import build_datasets  # noqa: E402
 from geo3d.engine.trainer import evaluate  # noqa: E402
 from geo3d.models import create_model  # noqa: E402
@@ -29,16 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config, args.set)
-        data = build_datasets(config.data)
-        model = create_model(
-            config.model.name, num_classes=len(data.classes), **config.model.options
-        )
-        model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    config = load_config(args.config, args.set)
+    data = build_datasets(config.data)
+    model = create_model(config.model.name, num_classes=len(data.classes), **config.model.options)
+    model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     results = {}
@@ -50,4 +45,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tool(main))

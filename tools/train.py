@@ -16,6 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from geo3d.engine import load_config, run  # noqa: E402
+from geo3d.engine.cli import run_tool  # noqa: E402
 from geo3d.engine.distributed import shutdown  # noqa: E402
 
 
@@ -36,9 +37,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config, overrides)
         results = run(config, resume=args.resume)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     finally:
         shutdown()
     tests = {k[5:]: v for k, v in results.items() if k.startswith("test_")}
@@ -49,4 +47,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tool(main))

@@ -240,4 +240,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from geo3d.engine.cli import run_tool
+
+    sys.exit(run_tool(main))

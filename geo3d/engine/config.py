@@ -152,7 +152,8 @@ def apply_override(data: dict, assignment: str) -> None:
 def load_config(
     path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()
 ) -> ExperimentConfig:
-    """Read, override and validate an experiment file."""
+    """Read, override and validate an experiment file: types (here) and ranges, choices and
+    options that would be ignored (:func:`geo3d.engine.config_checks.check_config`)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such config file")
@@ -163,7 +164,11 @@ def load_config(
             raise ValueError(f"{path}: not valid YAML ({error})") from None
     for assignment in overrides:
         apply_override(data, assignment)
-    return _from_dict(ExperimentConfig, data)
+    config = _from_dict(ExperimentConfig, data)
+    from geo3d.engine.config_checks import check_config, given_keys
+
+    check_config(config, given_keys(data))
+    return config
 
 
 def config_to_dict(config: ExperimentConfig) -> dict:

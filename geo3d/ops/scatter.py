@@ -33,7 +33,8 @@ def scatter_reference(src, index, num_segments, reduce):
             0, expanded, src, reduce="amax" if reduce == "max" else "amin", include_self=False
         )
         rows = torch.arange(num_rows, device=src.device)[:, None].expand(-1, channels)
-        hit = src == extreme[index]
+        chosen = extreme[index]
+        hit = (src == chosen) | (torch.isnan(src) & torch.isnan(chosen))  # NaN propagates
         arg = torch.full((num_segments, channels), num_rows, device=src.device, dtype=torch.int64)
         arg = arg.scatter_reduce(0, expanded, torch.where(hit, rows, num_rows), reduce="amin")
         arg = torch.where(counts > 0, arg, -1)
@@ -42,14 +43,22 @@ def scatter_reference(src, index, num_segments, reduce):
         peak = src.new_zeros((num_segments, channels)).scatter_reduce(
             0, expanded, src, reduce="amax", include_self=False
         )
-        weights = torch.exp(src - peak[index])  # <= 1: no overflow
+        # A NaN member makes the segment NaN; an all -inf segment gives -inf and a +inf
+        # member +inf (the limits of the formula); elsewhere a -inf member weighs 0.
+        settled = ~torch.isfinite(peak)
+        member_settled = settled[index]
+        safe_peak = torch.where(settled, 0.0, peak)[index]
+        member = (src > float("-inf")) & ~member_settled
+        safe_src = torch.where(member, src, safe_peak)
+        weights = torch.where(member, torch.exp(safe_src - safe_peak), 0.0)  # <= 1: no overflow
         total = src.new_zeros((num_segments, channels)).index_add_(0, index, weights)
-        weighted = src.new_zeros((num_segments, channels)).index_add_(0, index, weights * src)
+        weighted = src.new_zeros((num_segments, channels)).index_add_(0, index, weights * safe_src)
         nonempty = counts > 0
-        out = torch.where(nonempty, weighted / total.clamp(min=torch.finfo(src.dtype).tiny), 0.0)
-        lse = torch.where(
-            nonempty, peak + torch.log(total.clamp(min=torch.finfo(src.dtype).tiny)), 0.0
-        )
+        total = torch.where(settled | ~nonempty, 1.0, total)
+        out = torch.where(settled, peak, weighted / total)
+        lse = torch.where(settled, peak, torch.where(settled, 0.0, peak) + torch.log(total))
+        out = torch.where(nonempty, out, 0.0)
+        lse = torch.where(nonempty, lse, 0.0)
         return out.to(src.dtype), empty_long, lse.to(src.dtype)
     raise ValueError(f"'reduce' must be one of {REDUCTIONS} (got {reduce!r})")
 
@@ -62,8 +71,11 @@ def scatter_soft_backward_reference(grad_out, src, index, out, lse):
     ``dy/da_i = w_i (1 + a_i - y)``: SoftPool's exact gradient (its official CUDA kernel
     treats the weights as constants instead). ``w_i = exp(a_i - lse)``.
     """
-    weights = torch.exp(src - lse[index])
-    return weights * grad_out[index] * (1 + src - out[index])
+    member_lse = lse[index]
+    passes = torch.isfinite(member_lse) & (src > float("-inf"))
+    weights = torch.where(passes, torch.exp(src - torch.where(passes, member_lse, 0.0)), 0.0)
+    grad = weights * grad_out[index] * (1 + torch.where(passes, src - out[index], 0.0))
+    return torch.where(weights == 0, 0.0, grad)
 
 
 @torch.library.register_fake("geo3d::scatter_soft_backward")
@@ -123,6 +135,13 @@ def scatter(
     never overflows (the official kernel does not subtract it). Empty segments give 0.
     Differentiable in ``src``: ``max``/``min`` send the gradient to the lowest-index row
     among ties; ``soft`` uses the exact gradient ``w_i (1 + a_i - y)``.
+
+    Non-finite values follow one rule in every implementation (CPU kernel, reference,
+    CUDA through the reference): a NaN in a segment makes its ``max``, ``min``, ``sum``,
+    ``mean`` and ``soft`` NaN (torch's ``amax`` rule; ``max``/``min`` send the gradient to
+    the first NaN row). For ``soft``, a ``-inf`` member has weight 0 (masked activations
+    are common), an all ``-inf`` segment gives ``-inf`` and a ``+inf`` member ``+inf``, the
+    formula's limits; segments whose log-sum-exp is not finite pass no gradient.
     """
     if not isinstance(src, torch.Tensor) or src.dim() != 2:
         raise ValueError(f"Expected 'src' of shape (N, C) (got {getattr(src, 'shape', type(src))})")

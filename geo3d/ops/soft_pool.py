@@ -12,7 +12,12 @@ R} exp(a_j)``. Where we differ from the official ``SoftPool`` package, on purpos
 - the CPU and CUDA kernels compute the same per-channel formula (the official CPU
   fallback shares one weight across channels);
 - no ``exp`` tensor is saved for the backward: only the output and the window's
-  log-sum-exp, both of the output's size; ``exp`` is recomputed from the input.
+  log-sum-exp, both of the output's size; ``exp`` is recomputed from the input. The
+  weights are therefore as precise as the log-sum-exp (float32 below float64): about
+  ``|max| * 6e-8`` absolute in the exponent, negligible unless activations reach ~1e5;
+- non-finite inputs follow one rule on every device: a ``-inf`` member has weight 0 (so
+  masked or padded activations give the pool of the others), a window whose maximum is
+  NaN, ``-inf`` or ``+inf`` outputs that value and passes no gradient.
 
 Defaults as the official package: ``kernel_size = 2``, ``stride = kernel_size``.
 """
@@ -43,11 +48,28 @@ def soft_pool_reference(x, kernel_size, stride, padding):
     float64 input and float32 otherwise. Returns ``(out, lse)`` like the native kernel."""
     compute = torch.float64 if x.dtype == torch.float64 else torch.float32
     windows = _window_view(x.to(compute), list(kernel_size), list(stride), list(padding))
-    lse = torch.logsumexp(windows, dim=-1)
-    weights = torch.exp(windows - lse[..., None])  # 0 in the padding
-    values = torch.where(torch.isinf(windows) & (windows < 0), 0.0, windows)
-    out = (weights * values).sum(dim=-1)
+    out, lse = soft_window_reduce(windows)
     return out.to(x.dtype), lse
+
+
+def soft_window_reduce(windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """SoftPool over the last axis of ``windows (..., K)``, ``-inf`` marking absent members:
+    ``(out (...), lse (...))``, differentiable, with the kernels' rule for non-finite values.
+
+    A ``-inf`` member has weight 0 (``0 * -inf`` would be NaN); a window whose maximum is
+    NaN, ``-inf`` (all members ``-inf``) or ``+inf`` outputs that value, and passes no
+    gradient. Every intermediate is finite elsewhere, so autograd never meets ``0 * inf``.
+    """
+    peak = windows.amax(dim=-1)  # NaN propagates
+    settled = ~torch.isfinite(peak)
+    safe_peak = torch.where(settled, 0.0, peak).detach()[..., None]
+    member = (windows > float("-inf")) & ~settled[..., None]
+    values = torch.where(member, windows, safe_peak)
+    weights = torch.where(member, torch.exp(values - safe_peak), 0.0)
+    total = torch.where(settled, 1.0, weights.sum(dim=-1))  # >= 1 elsewhere: exp(0) at the peak
+    out = torch.where(settled, peak.detach(), (weights * values).sum(dim=-1) / total)
+    lse = torch.where(settled, peak.detach(), safe_peak[..., 0] + torch.log(total))
+    return out, lse.detach()
 
 
 @register_reference("soft_pool_backward")

@@ -113,6 +113,13 @@ def _check_grid(points, voxel_size, point_range) -> tuple[list[float], list[floa
         raise ValueError(
             f"'point_range' {point_range} is empty at 'voxel_size' {voxel_size} (grid {sizes})"
         )
+    int32_max = 2**31 - 1  # coordinates are int32 (z, y, x), as spconv and OpenPCDet expect
+    for axis, cells in zip("xyz", sizes):
+        if cells > int32_max:
+            raise ValueError(
+                f"the voxel grid has {cells} cells along {axis} ('point_range' {point_range}, "
+                f"'voxel_size' {voxel_size}); int32 voxel coordinates hold at most {int32_max}"
+            )
     if sizes[0] * sizes[1] * sizes[2] >= 2**62:
         raise ValueError(f"the voxel grid {sizes} is too large to index")
     _checks.check_finite("points", points, columns=3)  # features may be NaN; x, y, z not

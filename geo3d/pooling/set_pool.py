@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from geo3d.ops import scatter
+from geo3d.ops.soft_pool import soft_window_reduce
 
 POOLINGS = ("max", "mean", "max+mean", "soft", "attention")
 _STATELESS = ("max", "mean", "max+mean", "soft")
@@ -38,15 +39,13 @@ def pool_groups(x: torch.Tensor, mode: str, mask: torch.Tensor | None = None) ->
             return x.mean(dim=-2)
         if mode == "max+mean":
             return x.amax(dim=-2) + x.mean(dim=-2)
-        weights = torch.softmax(x, dim=-2)
-        return (weights * x).sum(dim=-2)
+        return soft_window_reduce(x.transpose(-1, -2))[0]
     if mask.shape != x.shape[:-1]:
         raise ValueError(f"'mask' must have shape {tuple(x.shape[:-1])} (got {tuple(mask.shape)})")
     real = mask[..., None]
     count = real.sum(dim=-2).clamp(min=1).to(x.dtype)
     any_real = real.any(dim=-2)
-    lowest = torch.finfo(x.dtype).min
-    peak = torch.where(real, x, lowest).amax(dim=-2)
+    peak = torch.where(real, x, float("-inf")).amax(dim=-2)
     peak = torch.where(any_real, peak, 0.0)
     mean = torch.where(real, x, 0.0).sum(dim=-2) / count
     if mode == "max":
@@ -55,11 +54,7 @@ def pool_groups(x: torch.Tensor, mode: str, mask: torch.Tensor | None = None) ->
         return mean
     if mode == "max+mean":
         return peak + mean
-    weights = torch.exp(torch.where(real, x - peak.detach()[..., None, :], float("-inf")))
-    total = weights.sum(dim=-2)
-    out = (weights * torch.where(real, x, 0.0)).sum(dim=-2) / total.clamp(
-        min=torch.finfo(x.dtype).tiny
-    )
+    out, _ = soft_window_reduce(torch.where(real, x, float("-inf")).transpose(-1, -2))
     return torch.where(any_real, out, 0.0)
 
 
@@ -116,6 +111,13 @@ class AttentionPool(nn.Module):
             raise ValueError(f"AttentionPool expects {self.channels} channels (got {x.shape[-1]})")
         if mask is None:
             mask = torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device)
+        elif mask.shape != x.shape[:-1]:
+            raise ValueError(
+                f"'mask' must have shape {tuple(x.shape[:-1])} (got {tuple(mask.shape)})"
+            )
+        # Masked members must have no effect at all: a NaN or inf there would reach the
+        # output through 0 * NaN in the weighted sum.
+        x = torch.where(mask[..., None], x, 0.0)
         keys, values = self._split(self.key(x)), self._split(self.value(x))  # (..., K, H, D)
         pooled = pool_groups(x, "max", mask) if self.query_kind == "residual" else None
         query = self._split(self.latent if pooled is None else self.query(pooled))  # (..., H, D)

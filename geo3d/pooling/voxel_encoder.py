@@ -1,11 +1,11 @@
 """A pillar / voxel feature encoder whose pooling is any of :data:`geo3d.pooling.POOLINGS`.
 
 Per point: its features, the offset to its voxel's mean and the offset to its voxel's
-centre (PointPillars, Lang et al. 2019, section 2.1; DSVT's dynamic VFE), then linear +
-BatchNorm + ReLU layers, then one pooling per voxel. ``pooling="max"`` is the PointNet
-max pooling of PointPillars and DSVT; ``"attention"`` with ``query="residual"`` is
-PVTransformer's point-to-voxel attention; ``"soft"`` is SoftPool. Voxels are packed
-segments, so nothing is padded to the fullest voxel.
+centre (PointPillars, Lang et al. 2019, section 2.1; DSVT's dynamic VFE), then point-wise
+layers, then one pooling per voxel. ``pooling="max"`` is the PointNet max pooling of
+PointPillars and DSVT; ``"attention"`` with ``query="residual"`` is PVTransformer's
+point-to-voxel attention; ``"soft"`` is SoftPool. Voxels are packed segments, so nothing is
+padded to the fullest voxel.
 """
 
 from __future__ import annotations
@@ -13,41 +13,94 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from geo3d.ops import dynamic_voxelize, scatter
+from geo3d.ops import dynamic_voxelize, grid_size, scatter
 from geo3d.pooling.set_pool import SetPool
+
+VFE_VARIANTS = ("official", "plain")
+
+# OpenPCDet's PFNLayerV2 (DSVT's dynamic VFE) normalises with these, not torch's defaults.
+BATCH_NORM_EPS, BATCH_NORM_MOMENTUM = 1e-3, 0.01
 
 
 class VoxelFeatureEncoder(nn.Module):
     """``points (P, C), batch (P,) -> (features (V, out), coords (V, 4) as (b, z, y, x))``.
 
+    ``variant="official"`` (default) is DSVT's ``DynamicPillarVFE`` / ``DynamicVoxelVFE``
+    (OpenPCDet ``dynamic_pillar_vfe.py``, ``PFNLayerV2``): every layer but the last is
+    ``Linear(no bias) -> BatchNorm(eps 1e-3, momentum 0.01) -> ReLU`` to *half* its width,
+    concatenated with its voxel's max of that output (so the width is restored); the last
+    layer is the same at full width, then the pooling (``max`` in the official code).
+    ``variant="plain"`` is a PointNet stack (``Linear -> BatchNorm -> ReLU`` at full width,
+    no concatenation) before the pooling.
+
+    Pillars (a grid with one cell along z) keep points above and below the z range, as the
+    official dynamic pillar VFE does (its points are filtered in x and y only); a voxel grid
+    drops points outside the range on every axis.
+
     Args:
         in_channels: point channels ``C`` (xyz first).
-        channels: widths of the per-point layers (the last is the output width).
+        channels: widths of the point-wise layers (the last is the output width; with the
+            official variant every width but the last must be even).
         voxel_size, point_range: the grid (pillars: a z size spanning the range).
-        pooling: ``max`` (PointPillars), ``mean``, ``max+mean``, ``soft`` or ``attention``.
+        pooling: ``max`` (PointPillars, DSVT), ``mean``, ``max+mean``, ``soft`` or
+            ``attention``.
         heads, query: for attention pooling (PVTransformer: ``query="residual"``).
+        variant: ``official`` or ``plain`` (above).
     """
 
     def __init__(self, in_channels: int, channels: tuple[int, ...], voxel_size, point_range,
-                 pooling: str = "max", heads: int = 4, query: str = "residual"):  # fmt: skip
+                 pooling: str = "max", heads: int = 4, query: str = "residual",
+                 variant: str = "official"):  # fmt: skip
         super().__init__()
+        if variant not in VFE_VARIANTS:
+            raise ValueError(f"'variant' must be one of {VFE_VARIANTS} (got {variant!r})")
+        channels = tuple(int(c) for c in channels)
+        if not channels or min(channels) < 1:
+            raise ValueError(f"'channels' must be one or more positive widths (got {channels})")
+        if variant == "official" and any(c % 2 for c in channels[:-1]):
+            raise ValueError(
+                f"the official VFE halves every width but the last, which must be even "
+                f"(got {channels})"
+            )
         self.voxel_size = [float(v) for v in voxel_size]
         self.point_range = [float(v) for v in point_range]
-        layers, width = [], in_channels + 6
-        for out in channels:
-            layers += [nn.Linear(width, out, bias=False), nn.BatchNorm1d(out), nn.ReLU()]
+        self.pillars = grid_size(self.voxel_size, self.point_range)[2] == 1
+        self.variant = variant
+        self.layers = nn.ModuleList()
+        width = in_channels + 6
+        for i, out in enumerate(channels):
+            last = i == len(channels) - 1
+            hidden = out if (last or variant == "plain") else out // 2
+            if variant == "official":
+                norm = nn.BatchNorm1d(hidden, eps=BATCH_NORM_EPS, momentum=BATCH_NORM_MOMENTUM)
+            else:
+                norm = nn.BatchNorm1d(hidden)
+            self.layers.append(nn.Sequential(nn.Linear(width, hidden, bias=False), norm, nn.ReLU()))
             width = out
-        self.layers = nn.Sequential(*layers)
         self.pool = SetPool(pooling, width, heads=heads, query=query)
         self.out_channels = width
+
+    def point_voxels(self, points: torch.Tensor) -> torch.Tensor:
+        """Each point's voxel ``(P, 3)`` int32 ``(z, y, x)``, ``-1`` rows outside the grid.
+        Pillars ignore z (official)."""
+        if not self.pillars:
+            return dynamic_voxelize(points, self.voxel_size, self.point_range)
+        z_centre = self.point_range[2] + self.voxel_size[2] / 2
+        flat = torch.cat([points[:, :2], points.new_full((points.shape[0], 1), z_centre)], 1)
+        return dynamic_voxelize(flat, self.voxel_size, self.point_range)
 
     def forward(
         self, points: torch.Tensor, batch: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        coords = dynamic_voxelize(points, self.voxel_size, self.point_range)  # (P, 3) z, y, x
+        if batch.shape != points.shape[:1]:
+            raise ValueError(
+                f"'batch' must have one entry per point ({points.shape[0]}) "
+                f"(got shape {tuple(batch.shape)})"
+            )
+        coords = self.point_voxels(points)  # (P, 3) z, y, x
         inside = coords[:, 0] >= 0
         points, coords, batch = points[inside], coords[inside].long(), batch[inside]
-        keys = torch.cat([batch[:, None], coords], dim=1)  # (P, 4)
+        keys = torch.cat([batch[:, None].long(), coords], dim=1)  # (P, 4)
         voxels, index = torch.unique(keys, dim=0, return_inverse=True)
         num_voxels = voxels.shape[0]
         xyz = points[:, :3]
@@ -56,5 +109,9 @@ class VoxelFeatureEncoder(nn.Module):
         low = xyz.new_tensor(self.point_range[:3])
         centre = (coords.flip(1).to(xyz.dtype) + 0.5) * size + low  # (x, y, z) order
         features = torch.cat([points, xyz - mean, xyz - centre], dim=1)
-        features = self.layers(features)
+        for i, layer in enumerate(self.layers):
+            features = layer(features)  # (P, width)
+            if self.variant == "official" and i < len(self.layers) - 1:
+                voxel_max = scatter(features, index, num_voxels, "max")  # (V, width)
+                features = torch.cat([features, voxel_max[index]], dim=1)
         return self.pool.segments(features, index, num_voxels), voxels

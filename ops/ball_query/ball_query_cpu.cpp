@@ -43,7 +43,7 @@ void collect(const KdTree<T>& tree, T qx, T qy, T qz, T r2, std::vector<int64_t>
 at::Tensor ball_query_cpu(const at::Tensor& query, const at::Tensor& support,
                           const at::Tensor& query_lengths, const at::Tensor& support_lengths,
                           double radius, int64_t max_neighbors) {
-  check_query_support(query, support, query_lengths, support_lengths, /*check_values=*/true);
+  check_query_support(query, support, query_lengths, support_lengths);
   TORCH_CHECK(radius > 0, "geo3d: 'radius' must be positive, got ", radius);
   TORCH_CHECK(max_neighbors >= 1, "geo3d: 'max_neighbors' must be at least 1");
   const int64_t batch = query.size(0), num_queries = query.size(1), n = support.size(1);

@@ -18,9 +18,9 @@ template <typename T>
 __global__ void ball_query_kernel(const T* __restrict__ query, const T* __restrict__ support,
                                   const int64_t* __restrict__ query_lengths,
                                   const int64_t* __restrict__ support_lengths,
-                                  int64_t num_queries, int64_t n, T radius2,
+                                  int64_t batch_offset, int64_t num_queries, int64_t n, T radius2,
                                   int64_t max_neighbors, int64_t* __restrict__ idx) {
-  const int64_t b = blockIdx.y;
+  const int64_t b = batch_offset + blockIdx.y;
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   const int64_t qlen = query_lengths[b] < num_queries ? query_lengths[b] : num_queries;
   const int64_t slen = support_lengths[b] < n ? support_lengths[b] : n;
@@ -42,11 +42,17 @@ int ball_query(const T* query, const T* support, const int64_t* query_lengths,
                const int64_t* support_lengths, int64_t batch, int64_t num_queries, int64_t n,
                T radius2, int64_t max_neighbors, int64_t* idx, void* stream) {
   if (batch == 0 || num_queries == 0 || n == 0) return 0;
-  const dim3 grid(static_cast<unsigned>((num_queries + kThreads - 1) / kThreads),
-                  static_cast<unsigned>(batch));
-  ball_query_kernel<T><<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      query, support, query_lengths, support_lengths, num_queries, n, radius2, max_neighbors,
-      idx);
+  // gridDim.y is capped at 65,535: launch the batch in chunks of that many clouds.
+  constexpr int64_t kMaxGridY = 65535;
+  for (int64_t offset = 0; offset < batch; offset += kMaxGridY) {
+    const int64_t chunk = batch - offset < kMaxGridY ? batch - offset : kMaxGridY;
+    const dim3 grid(static_cast<unsigned>((num_queries + kThreads - 1) / kThreads),
+                    static_cast<unsigned>(chunk));
+    ball_query_kernel<T><<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        query, support, query_lengths, support_lengths, offset, num_queries, n, radius2, max_neighbors, idx);
+    const cudaError_t error = cudaGetLastError();
+    if (error != cudaSuccess) return static_cast<int>(error);
+  }
   return static_cast<int>(cudaGetLastError());
 }
 

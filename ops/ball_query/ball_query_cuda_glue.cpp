@@ -11,9 +11,10 @@ namespace {
 at::Tensor ball_query_cuda(const at::Tensor& query, const at::Tensor& support,
                            const at::Tensor& query_lengths, const at::Tensor& support_lengths,
                            double radius, int64_t max_neighbors) {
-  check_query_support(query, support, query_lengths, support_lengths, /*check_values=*/false);
+  check_query_support(query, support, query_lengths, support_lengths);
   check_cuda(query, "query");
-  TORCH_CHECK(radius > 0 && max_neighbors >= 1, "geo3d: bad 'radius' or 'max_neighbors'");
+  TORCH_CHECK(radius > 0, "geo3d: 'radius' must be positive, got ", radius);
+  TORCH_CHECK(max_neighbors >= 1, "geo3d: 'max_neighbors' must be at least 1");
   const int64_t batch = query.size(0), num_queries = query.size(1), n = support.size(1);
   const c10::cuda::CUDAGuard guard(query.device());
   at::Tensor idx = at::full({batch, num_queries, max_neighbors}, -1,

@@ -26,10 +26,12 @@ inline void check_lengths_tensor(const at::Tensor& lengths, const char* name, in
   TORCH_CHECK(lengths.is_contiguous(), "geo3d: '", name, "' must be contiguous");
 }
 
-// Host-side range check of lengths (CPU tensors only; the CUDA glue clamps on device).
+// Range check of lengths' values, wherever they live: a CUDA tensor is copied to the host
+// first (B values), so that the CPU and CUDA kernels reject exactly the same inputs.
 inline void check_lengths_values(const at::Tensor& lengths, const char* name,
                                  int64_t max_length) {
-  const int64_t* data = lengths.data_ptr<int64_t>();
+  const at::Tensor host = lengths.is_cpu() ? lengths : lengths.cpu();
+  const int64_t* data = host.data_ptr<int64_t>();
   for (int64_t b = 0; b < lengths.size(0); ++b) {
     TORCH_CHECK(data[b] >= 0 && data[b] <= max_length, "geo3d: '", name, "'[", b, "] = ",
                 data[b], " is outside [0, ", max_length, "]");
@@ -42,11 +44,11 @@ inline void check_same_device(const at::Tensor& a, const char* a_name, const at:
               b_name, "' is on ", b.device());
 }
 
-// The (query, support) pair of kNN and ball query with their lengths. Lengths' values
-// are read only where they live on the host (`check_values`); the CUDA kernels clamp them.
+// The (query, support) pair of kNN and ball query with their lengths, on one device, and
+// the lengths' values in range (read on the host; the CUDA kernels also clamp them).
 inline void check_query_support(const at::Tensor& query, const at::Tensor& support,
                                 const at::Tensor& query_lengths,
-                                const at::Tensor& support_lengths, bool check_values) {
+                                const at::Tensor& support_lengths) {
   check_points_tensor(query, "query", 3);
   check_points_tensor(support, "support", 3);
   check_same_device(query, "query", support, "support");
@@ -58,9 +60,32 @@ inline void check_query_support(const at::Tensor& query, const at::Tensor& suppo
               "geo3d: clouds of 2^31 points or more are not supported ('support' has ", n, ")");
   check_lengths_tensor(query_lengths, "query_lengths", batch, num_queries);
   check_lengths_tensor(support_lengths, "support_lengths", batch, n);
-  if (check_values) {
-    check_lengths_values(query_lengths, "query_lengths", num_queries);
-    check_lengths_values(support_lengths, "support_lengths", n);
+  check_same_device(query, "query", query_lengths, "query_lengths");
+  check_same_device(query, "query", support_lengths, "support_lengths");
+  check_lengths_values(query_lengths, "query_lengths", num_queries);
+  check_lengths_values(support_lengths, "support_lengths", n);
+}
+
+// FPS's inputs, shared by the CPU kernel and the CUDA glue: the same checks and messages.
+inline void check_fps_inputs(const at::Tensor& xyz, const at::Tensor& lengths,
+                             int64_t num_samples, const at::Tensor& start_idx) {
+  check_points_tensor(xyz, "xyz", 3);
+  TORCH_CHECK(num_samples >= 1, "geo3d: 'num_samples' must be at least 1, got ", num_samples);
+  const int64_t batch = xyz.size(0), n = xyz.size(1);
+  TORCH_CHECK(n < (int64_t(1) << 31),
+              "geo3d: clouds of 2^31 points or more are not supported ('xyz' has ", n, ")");
+  check_lengths_tensor(lengths, "lengths", batch, n);
+  check_lengths_tensor(start_idx, "start_idx", batch, n);
+  check_same_device(xyz, "xyz", lengths, "lengths");
+  check_same_device(xyz, "xyz", start_idx, "start_idx");
+  check_lengths_values(lengths, "lengths", n);
+  const at::Tensor len_host = lengths.is_cpu() ? lengths : lengths.cpu();
+  const at::Tensor start_host = start_idx.is_cpu() ? start_idx : start_idx.cpu();
+  const int64_t* len = len_host.data_ptr<int64_t>();
+  const int64_t* start = start_host.data_ptr<int64_t>();
+  for (int64_t b = 0; b < batch; ++b) {
+    TORCH_CHECK(len[b] == 0 || (start[b] >= 0 && start[b] < len[b]), "geo3d: 'start_idx'[", b,
+                "] = ", start[b], " is outside cloud ", b, " of ", len[b], " points");
   }
 }
 

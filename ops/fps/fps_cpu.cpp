@@ -221,20 +221,11 @@ void fps_one_cloud(const T* xyz, int64_t n, int64_t num_samples, int64_t start, 
 
 at::Tensor farthest_point_sample_cpu(const at::Tensor& xyz, const at::Tensor& lengths,
                                      int64_t num_samples, const at::Tensor& start_idx) {
-  check_points_tensor(xyz, "xyz", 3);
   TORCH_CHECK(xyz.device().is_cpu(), "geo3d: 'xyz' must be a CPU tensor here");
-  TORCH_CHECK(num_samples >= 1, "geo3d: 'num_samples' must be at least 1, got ", num_samples);
+  check_fps_inputs(xyz, lengths, num_samples, start_idx);
   const int64_t batch = xyz.size(0), n = xyz.size(1);
-  TORCH_CHECK(n < (int64_t(1) << 31), "geo3d: clouds of 2^31 points or more are not supported ('xyz' has ", n, ")");
-  check_lengths_tensor(lengths, "lengths", batch, n);
-  check_lengths_values(lengths, "lengths", n);
-  check_lengths_tensor(start_idx, "start_idx", batch, n);
   const int64_t* len = lengths.data_ptr<int64_t>();
   const int64_t* start = start_idx.data_ptr<int64_t>();
-  for (int64_t b = 0; b < batch; ++b) {
-    TORCH_CHECK(len[b] == 0 || (start[b] >= 0 && start[b] < len[b]), "geo3d: 'start_idx'[", b,
-                "] = ", start[b], " is outside cloud ", b, " of ", len[b], " points");
-  }
   at::Tensor out = at::full({batch, num_samples}, -1, xyz.options().dtype(at::kLong));
   int64_t* out_data = out.data_ptr<int64_t>();
   const int threads = at::get_num_threads();

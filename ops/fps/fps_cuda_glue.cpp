@@ -10,14 +10,9 @@ namespace {
 
 at::Tensor farthest_point_sample_cuda(const at::Tensor& xyz, const at::Tensor& lengths,
                                       int64_t num_samples, const at::Tensor& start_idx) {
-  check_points_tensor(xyz, "xyz", 3);
   check_cuda(xyz, "xyz");
-  TORCH_CHECK(num_samples >= 1, "geo3d: 'num_samples' must be at least 1");
+  check_fps_inputs(xyz, lengths, num_samples, start_idx);
   const int64_t batch = xyz.size(0), n = xyz.size(1);
-  check_lengths_tensor(lengths, "lengths", batch, n);
-  check_lengths_tensor(start_idx, "start_idx", batch, n);
-  check_same_device(xyz, "xyz", lengths, "lengths");
-  check_same_device(xyz, "xyz", start_idx, "start_idx");
   const c10::cuda::CUDAGuard guard(xyz.device());
   at::Tensor out = at::full({batch, num_samples}, -1, xyz.options().dtype(at::kLong));
   at::Tensor scratch = at::empty({batch, n}, xyz.options());

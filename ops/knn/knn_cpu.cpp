@@ -94,7 +94,7 @@ void search(const KdTree<T>& tree, T qx, T qy, T qz, T bound, TopK<T>& top,
 std::tuple<at::Tensor, at::Tensor> knn_cpu(const at::Tensor& query, const at::Tensor& support,
                                            const at::Tensor& query_lengths,
                                            const at::Tensor& support_lengths, int64_t k) {
-  check_query_support(query, support, query_lengths, support_lengths, /*check_values=*/true);
+  check_query_support(query, support, query_lengths, support_lengths);
   TORCH_CHECK(k >= 1, "geo3d: 'k' must be at least 1, got ", k);
   const int64_t batch = query.size(0), num_queries = query.size(1), n = support.size(1);
 

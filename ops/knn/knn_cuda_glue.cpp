@@ -14,9 +14,9 @@ namespace {
 std::tuple<at::Tensor, at::Tensor> knn_cuda(const at::Tensor& query, const at::Tensor& support,
                                             const at::Tensor& query_lengths,
                                             const at::Tensor& support_lengths, int64_t k) {
-  check_query_support(query, support, query_lengths, support_lengths, /*check_values=*/false);
+  check_query_support(query, support, query_lengths, support_lengths);
   check_cuda(query, "query");
-  TORCH_CHECK(k >= 1, "geo3d: 'k' must be at least 1");
+  TORCH_CHECK(k >= 1, "geo3d: 'k' must be at least 1, got ", k);
   const int64_t batch = query.size(0), num_queries = query.size(1), n = support.size(1);
   const c10::cuda::CUDAGuard guard(query.device());
   at::Tensor dist = at::full({batch, num_queries, k}, std::numeric_limits<double>::infinity(),

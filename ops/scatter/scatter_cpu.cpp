@@ -52,7 +52,10 @@ void reduce_rows(Reduce mode, const T* src, const int64_t* idx, int64_t n, int64
       T* o = out + idx[i] * channels;
       int64_t* a = arg + idx[i] * channels;
       for (int64_t c = 0; c < channels; ++c) {
-        const bool better = (is_max ? row[c] > o[c] : row[c] < o[c]) || a[c] < 0;
+        // NaN propagates (torch.amax's rule): the first NaN row wins and nothing replaces it.
+        const bool held_nan = o[c] != o[c];
+        const bool better = a[c] < 0 ||
+                            (!held_nan && (row[c] != row[c] || (is_max ? row[c] > o[c] : row[c] < o[c])));
         o[c] = better ? row[c] : o[c];
         a[c] = better ? i : a[c];
       }
@@ -62,7 +65,8 @@ void reduce_rows(Reduce mode, const T* src, const int64_t* idx, int64_t n, int64
       if (idx[i] < s0 || idx[i] >= s1) continue;
       const T* row = src + i * channels;
       T* m = peak + idx[i] * channels;
-      for (int64_t c = 0; c < channels; ++c) m[c] = row[c] > m[c] ? row[c] : m[c];
+      // NaN sticks: once the peak is NaN, no comparison replaces it.
+      for (int64_t c = 0; c < channels; ++c) m[c] = (row[c] > m[c] || row[c] != row[c]) && m[c] == m[c] ? row[c] : m[c];
     }
     for (int64_t i = 0; i < n; ++i) {  // pass 2: sum of weights (in lse) and weighted sum
       if (idx[i] < s0 || idx[i] >= s1) continue;
@@ -71,9 +75,10 @@ void reduce_rows(Reduce mode, const T* src, const int64_t* idx, int64_t n, int64
       T* total = lse + idx[i] * channels;
       T* weighted = out + idx[i] * channels;
       for (int64_t c = 0; c < channels; ++c) {
+        if (!std::isfinite(m[c])) continue;  // NaN or infinite peak: settled below
         const T w = std::exp(row[c] - m[c]);
         total[c] += w;
-        weighted[c] += w * row[c];
+        weighted[c] += w == T(0) ? T(0) : w * row[c];  // a -inf member weighs 0, not 0 * -inf
       }
     }
   } else {
@@ -93,8 +98,14 @@ void reduce_rows(Reduce mode, const T* src, const int64_t* idx, int64_t n, int64
         o /= static_cast<T>(counts[s]);
       } else if (mode == Reduce::kSoft) {
         T& total = lse[s * channels + c];
-        o /= total;  // total >= 1: the maximum contributes exp(0)
-        total = peak[s * channels + c] + std::log(total);
+        const T m = peak[s * channels + c];
+        if (!std::isfinite(m)) {  // NaN propagates; all -inf gives -inf; a +inf member gives +inf
+          o = m;
+          total = m;
+        } else {
+          o /= total;  // total >= 1: the maximum contributes exp(0)
+          total = m + std::log(total);
+        }
       }
     }
   }
@@ -199,8 +210,11 @@ at::Tensor scatter_soft_backward_cpu(const at::Tensor& grad_out, const at::Tenso
         const int64_t seg = idx[i] * channels;
         for (int64_t c = 0; c < channels; ++c) {
           const scalar_t v = a[i * channels + c];
-          const scalar_t w = std::exp(v - l[seg + c]);
-          da[i * channels + c] = w * g[seg + c] * (scalar_t(1) + v - y[seg + c]);
+          const scalar_t lse_s = l[seg + c];
+          // A segment whose log-sum-exp is not finite (NaN, all -inf, or a +inf member)
+          // passes no gradient; a -inf member has weight 0 (not 0 * inf).
+          const scalar_t w = std::isfinite(lse_s) ? std::exp(v - lse_s) : scalar_t(0);
+          da[i * channels + c] = w == scalar_t(0) ? scalar_t(0) : w * g[seg + c] * (scalar_t(1) + (v - y[seg + c]));
         }
       }
     });

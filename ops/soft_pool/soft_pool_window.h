@@ -5,6 +5,8 @@
 // window's maximum (so exp never overflows), computed per channel; lse = m + log(sum_j
 // exp(a_j - m)) is kept so that the backward recomputes w_i = exp(a_i - lse) from the input
 // instead of saving an exp tensor. Padded positions are outside the window (weight 0).
+// Non-finite inputs: a -inf element has weight 0; a window whose maximum is NaN, -inf or
+// +inf outputs that value and passes no gradient (the same rule as scatter's "soft").
 // The gradient is exact: dy/da_i = w_i (1 + a_i - y), summed over every window holding a_i,
 // gathered per input element (no atomics, deterministic).
 #pragma once
@@ -34,6 +36,9 @@ GEO3D_HD inline float exp_of(float x) { return expf(x); }
 GEO3D_HD inline double exp_of(double x) { return exp(x); }
 GEO3D_HD inline float log_of(float x) { return logf(x); }
 GEO3D_HD inline double log_of(double x) { return log(x); }
+// x - x is 0 for finite x and NaN for NaN and +-inf (no <cmath> overload set needed on device).
+template <typename T>
+GEO3D_HD inline bool is_finite(T x) { return x - x == T(0); }
 
 // Output element `o` (flat in the output plane) of one input plane.
 template <typename scalar_t, typename acc_t>
@@ -54,12 +59,19 @@ GEO3D_HD inline void window_forward(const scalar_t* plane, const Geometry& g, in
     for (int64_t h = lo[1]; h < hi[1]; ++h)
       for (int64_t w = lo[2]; w < hi[2]; ++w) {
         const acc_t v = static_cast<acc_t>(plane[(d * g.in[1] + h) * g.in[2] + w]);
-        if (!any || v > peak || v != v) peak = v;
+        if (!any || ((v > peak || v != v) && peak == peak)) peak = v;  // NaN sticks
         any = true;
       }
   if (!any) {
     *y = 0;
     *lse = 0;
+    return;
+  }
+  // A NaN window stays NaN; an all -inf window is -inf and one holding +inf is +inf (the
+  // formula's limits). Neither passes a gradient (element_backward).
+  if (!is_finite(peak)) {
+    *y = peak;
+    *lse = peak;
     return;
   }
   acc_t total = 0, weighted = 0;
@@ -69,7 +81,7 @@ GEO3D_HD inline void window_forward(const scalar_t* plane, const Geometry& g, in
         const acc_t v = static_cast<acc_t>(plane[(d * g.in[1] + h) * g.in[2] + w]);
         const acc_t e = exp_of(v - peak);
         total += e;
-        weighted += e * v;
+        weighted += e == acc_t(0) ? acc_t(0) : e * v;  // a -inf member weighs 0, not 0 * -inf
       }
   *y = weighted / total;
   *lse = peak + log_of(total);
@@ -99,8 +111,12 @@ GEO3D_HD inline acc_t element_backward(const scalar_t* plane, const scalar_t* gr
     for (int64_t h = lo[1]; h <= hi[1]; ++h)
       for (int64_t w = lo[2]; w <= hi[2]; ++w) {
         const int64_t o = (d * g.out[1] + h) * g.out[2] + w;
-        const acc_t weight = exp_of(v - static_cast<acc_t>(lse[o]));
-        grad += static_cast<acc_t>(grad_out[o]) * weight * (1 + v - static_cast<acc_t>(out[o]));
+        const acc_t window_lse = static_cast<acc_t>(lse[o]);
+        if (!is_finite(window_lse)) continue;  // NaN or infinite window: no gradient
+        const acc_t weight = exp_of(v - window_lse);
+        if (weight == acc_t(0)) continue;  // a -inf member (or an underflow): 0, not 0 * inf
+        // 1 + (a - y), not (1 + a) - y: for large equal members the 1 would round away
+        grad += static_cast<acc_t>(grad_out[o]) * weight * (1 + (v - static_cast<acc_t>(out[o])));
       }
   return grad;
 }

@@ -17,34 +17,15 @@
 #include <vector>
 
 #include "../common/checks.h"
+#include "../common/voxel_grid.h"
 
 namespace geo3d {
 namespace {
 
-struct Grid {
-  double size[3];
-  double low[3];
-  int64_t cells[3];
-};
+using Grid = VoxelGrid;
 
 Grid make_grid(at::ArrayRef<double> voxel_size, at::ArrayRef<double> point_range) {
-  TORCH_CHECK(voxel_size.size() == 3, "geo3d: 'voxel_size' must have 3 values");
-  TORCH_CHECK(point_range.size() == 6, "geo3d: 'point_range' must have 6 values");
-  Grid grid;
-  for (int a = 0; a < 3; ++a) {
-    TORCH_CHECK(voxel_size[a] > 0 && std::isfinite(voxel_size[a]),
-                "geo3d: 'voxel_size' must be positive and finite");
-    TORCH_CHECK(std::isfinite(point_range[a]) && std::isfinite(point_range[a + 3]),
-                "geo3d: 'point_range' must be finite");
-    grid.size[a] = voxel_size[a];
-    grid.low[a] = point_range[a];
-    // Half to even, as numpy and torch round (spconv, mmcv): 2.5 cells is 2.
-    grid.cells[a] = static_cast<int64_t>(std::nearbyint((point_range[a + 3] - point_range[a]) / voxel_size[a]));
-    TORCH_CHECK(grid.cells[a] >= 1, "geo3d: 'point_range' is empty along axis ", a);
-  }
-  TORCH_CHECK(static_cast<double>(grid.cells[0]) * grid.cells[1] * grid.cells[2] < 4.0e18,
-              "geo3d: the voxel grid is too large to index");
-  return grid;
+  return make_voxel_grid(voxel_size, point_range);
 }
 
 void check_points(const at::Tensor& points) {

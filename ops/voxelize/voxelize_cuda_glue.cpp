@@ -3,9 +3,8 @@
 // GPU) until a native kernel with the same first-point ordering exists.
 #include <torch/library.h>
 
-#include <cmath>
-
 #include "../common/checks.h"
+#include "../common/voxel_grid.h"
 #include "../common/cuda_glue.h"
 #include "../common/cuda_launch.h"
 
@@ -17,22 +16,12 @@ at::Tensor dynamic_voxelize_cuda(const at::Tensor& points, at::ArrayRef<double> 
   TORCH_CHECK(points.dim() == 2 && points.size(1) >= 3, "geo3d: expected 'points' of shape (N, C>=3)");
   TORCH_CHECK(points.is_contiguous(), "geo3d: 'points' must be contiguous");
   check_cuda(points, "points");
-  TORCH_CHECK(voxel_size.size() == 3 && point_range.size() == 6,
-              "geo3d: 'voxel_size' needs 3 values and 'point_range' 6");
-  double size[3], low[3];
-  int64_t cells[3];
-  for (int a = 0; a < 3; ++a) {
-    TORCH_CHECK(voxel_size[a] > 0 && std::isfinite(voxel_size[a]), "geo3d: bad 'voxel_size'");
-    size[a] = voxel_size[a];
-    low[a] = point_range[a];
-    cells[a] = static_cast<int64_t>(std::nearbyint((point_range[a + 3] - point_range[a]) / voxel_size[a]));
-    TORCH_CHECK(cells[a] >= 1, "geo3d: 'point_range' is empty along axis ", a);
-  }
+  const VoxelGrid grid = make_voxel_grid(voxel_size, point_range);
   const c10::cuda::CUDAGuard guard(points.device());
   at::Tensor coords = at::empty({points.size(0), 3}, points.options().dtype(at::kInt));
   AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "dynamic_voxelize_cuda", [&] {
     check_launch(cuda::dynamic_voxelize<scalar_t>(points.data_ptr<scalar_t>(), points.size(0),
-                                                  points.size(1), size, low, cells,
+                                                  points.size(1), grid.size, grid.low, grid.cells,
                                                   coords.data_ptr<int32_t>(),
                                                   current_stream(points)),
                  "dynamic_voxelize");

@@ -142,4 +142,6 @@ def test_test_tool_reproduces_the_training_results(tmp_path):
     with contextlib.redirect_stdout(out):
         assert tool.main([str(path), str(tmp_path / "tiny_pn" / "best.pt")]) == 0
     assert json.loads(out.getvalue())["test_oa"] == pytest.approx(results["test_oa"])
-    assert tool.main([str(path), str(tmp_path / "missing.pt")]) == 2
+    from geo3d.engine.cli import run_tool
+
+    assert run_tool(lambda: tool.main([str(path), str(tmp_path / "missing.pt")])) == 2

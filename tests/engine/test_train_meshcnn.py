@@ -49,8 +49,11 @@ def test_official_configs_name_their_missing_data():
 
 
 def test_segmentation_refuses_edge_flips(tmp_path):
-    config = load_config(os.path.join(CONFIGS, "meshcnn_synthetic_seg.yaml"),
-                         ["data.augment=[flip_edges]", "data.per_class=2"])  # fmt: skip
+    with pytest.raises(ValueError, match=r"'data.augment' = \['flip_edges'\]: edge flips"):
+        load_config(os.path.join(CONFIGS, "meshcnn_synthetic_seg.yaml"),
+                    ["data.augment=[flip_edges]", "data.per_class=2"])  # fmt: skip
+    config = load_config(os.path.join(CONFIGS, "meshcnn_synthetic_seg.yaml"), ["data.per_class=2"])
+    config.data.augment = ["flip_edges"]  # past the loader: the data set refuses it too
     with pytest.raises(ValueError, match="flip_edges"):
         build_datasets(config.data)
 

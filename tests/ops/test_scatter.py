@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo3d import ops
+from geo3d.ops.scatter import scatter_soft_backward_reference
 from tests.conftest import devices
 
 
@@ -117,3 +118,85 @@ def test_soft_gradient_is_exact_not_the_official_approximation():
 def test_scatter_bad_input(args, match):
     with pytest.raises(ValueError, match=match):
         ops.scatter(*args)
+
+
+def nan_rule_reference(src, index, num_segments, reduce):
+    """Loops: NaN propagates; max/min pick the first NaN row, else the first extreme."""
+    out = torch.zeros(num_segments, src.shape[1], dtype=src.dtype)
+    arg = torch.full((num_segments, src.shape[1]), -1)
+    for s in range(num_segments):
+        rows = (index == s).nonzero().squeeze(1).tolist()
+        for c in range(src.shape[1]):
+            values = [float(src[r, c]) for r in rows]
+            if not values:
+                continue
+            nans = [r for r, v in zip(rows, values) if v != v]
+            if nans:
+                out[s, c], arg[s, c] = float("nan"), nans[0]
+                continue
+            best = max(values) if reduce == "max" else min(values)
+            out[s, c], arg[s, c] = best, rows[values.index(best)]
+    return out, arg
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("reduce", ["max", "min"])
+@pytest.mark.parametrize("channels", [3, 40])  # both kernel paths
+def test_max_min_propagate_nan_forward_and_backward(device, reduce, channels):
+    g = torch.Generator().manual_seed(3)
+    src = torch.randn(60, channels, generator=g, dtype=torch.float64)
+    index = torch.randint(0, 6, (60,), generator=g)
+    # NaN in the middle of segments (not their first row), a segment made only of NaN,
+    # and -inf / +inf beside them
+    src[index == 1] = float("nan")
+    middle = (index == 2).nonzero().squeeze(1)[2:4]
+    src[middle, 0] = float("nan")
+    src[(index == 3).nonzero().squeeze(1)[1], 1] = float("-inf")
+    src[(index == 4).nonzero().squeeze(1)[-1], 2] = float("inf")
+    want, want_arg = nan_rule_reference(src, index, 7, reduce)
+    src = src.to(device).requires_grad_()
+    index = index.to(device)
+    for impl in (torch.ops.geo3d.scatter, ops.scatter_reference):
+        out, arg, _ = impl(src.detach(), index, 7, reduce)
+        assert torch.allclose(out.cpu(), want, rtol=0, atol=0, equal_nan=True)
+        assert torch.equal(arg.cpu(), want_arg)
+    out = ops.scatter(src, index, 7, reduce)
+    assert torch.isnan(out[1]).all() and torch.isnan(out[2, 0])
+    (grad,) = torch.autograd.grad(out, src, torch.ones_like(out))
+    expected = torch.zeros(60, channels, dtype=torch.float64)
+    for s in range(7):
+        for c in range(channels):
+            if want_arg[s, c] >= 0:
+                expected[want_arg[s, c], c] = 1.0
+    assert torch.equal(grad.cpu(), expected)
+
+
+@pytest.mark.parametrize("device", devices())
+def test_soft_with_minus_inf_members_is_finite_and_exact(device):
+    # a masked (-inf) member weighs 0: the segment's value is SoftPool of the others
+    src = torch.tensor([[1.0, float("-inf")], [2.0, 3.0], [float("-inf"), float("-inf")],
+                        [float("-inf"), 0.5], [float("nan"), 1.0], [4.0, float("inf")]],
+                       dtype=torch.float64, device=device)  # fmt: skip
+    index = torch.tensor([0, 0, 1, 1, 2, 2], device=device)
+    w = torch.softmax(torch.tensor([1.0, 2.0], dtype=torch.float64), 0)
+    first = float((w * torch.tensor([1.0, 2.0], dtype=torch.float64)).sum())
+    want = torch.tensor([[first, 3.0], [float("-inf"), 0.5], [float("nan"), float("inf")]],
+                        dtype=torch.float64)  # fmt: skip
+    for impl in (torch.ops.geo3d.scatter, ops.scatter_reference):
+        out = impl(src, index, 3, "soft")[0]
+        assert torch.allclose(out.cpu(), want, equal_nan=True, rtol=1e-12, atol=0)
+    leaf = src.clone().requires_grad_()
+    out = ops.scatter(leaf, index, 3, "soft")
+    (grad,) = torch.autograd.grad(out[0].sum() + out[1, 1], leaf)
+    a = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    exact = w * (1 + a - first)
+    want_grad = torch.zeros(6, 2, dtype=torch.float64)
+    want_grad[0, 0], want_grad[1, 0], want_grad[1, 1], want_grad[3, 1] = exact[0], exact[1], 1, 1
+    assert torch.allclose(grad.cpu(), want_grad, rtol=1e-12, atol=0)
+    # the native backward and the reference backward agree on every row, infinite ones too
+    lse = torch.ops.geo3d.scatter(src, index, 3, "soft")
+    g_out = torch.ones(3, 2, dtype=torch.float64, device=device)
+    native = torch.ops.geo3d.scatter_soft_backward(g_out, src, index, lse[0], lse[2])
+    reference = scatter_soft_backward_reference(g_out, src, index, lse[0], lse[2])
+    assert torch.equal(native, reference)
+    assert bool(torch.isfinite(native).all())

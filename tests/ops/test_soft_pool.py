@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo3d.ops import soft_pool1d, soft_pool2d, soft_pool3d, soft_pool_reference
+from geo3d.ops.soft_pool import soft_pool
 from tests.conftest import devices
 
 POOLS = {1: soft_pool1d, 2: soft_pool2d, 3: soft_pool3d}
@@ -59,13 +60,65 @@ def test_gradient_is_the_formula_not_the_official_constant_weight_one():
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
 def test_no_overflow_in_low_precision(dtype):
-    x = torch.full((1, 2, 4, 4), 60000.0 if dtype == torch.float16 else 1e30, dtype=dtype)
+    big = 60000.0 if dtype == torch.float16 else 1e30
+    x = torch.full((1, 2, 4, 4), big, dtype=dtype)
     x[..., 0, 0] = x[..., 0, 0] * 0.5
     out = soft_pool2d(x, 2)
-    assert bool(torch.isfinite(out).all())
+    # exp(-big / 2) is 0: every window's output is big, its equal members share the weight
+    tolerance = 1e-6 if dtype == torch.float32 else 1e-2
+    assert torch.allclose(out.float(), torch.full((1, 2, 2, 2), big), rtol=tolerance, atol=0)
+    # The backward recomputes w_i = exp(a_i - lse) from the saved float32 log-sum-exp, so
+    # its precision is that of lse (about |max| * 6e-8): exact here at moderate magnitudes.
+    x = (x.float() / big * (30000.0 if dtype == torch.float16 else 1e4)).to(dtype)
     x.requires_grad_()
     soft_pool2d(x, 2).sum().backward()
-    assert bool(torch.isfinite(x.grad).all())
+    want = torch.full((1, 2, 4, 4), 0.25)
+    want[..., :2, :2] = 1 / 3  # the top-left window: three equal members, one of weight 0
+    want[..., 0, 0] = 0.0
+    assert torch.allclose(x.grad.float(), want, rtol=1e-2 if dtype != torch.float32 else 1e-3)
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_minus_inf_members_weigh_zero_and_non_finite_windows_pass_no_gradient(device, dims):
+    g = torch.Generator().manual_seed(dims)
+    shape = (2, 3) + (6,) * dims
+    x = torch.randn(shape, generator=g, dtype=torch.float64)
+    flat = x.view(-1)
+    flat[torch.randperm(flat.numel(), generator=g)[: flat.numel() // 3]] = float("-inf")
+    first = (0, 0) + (slice(0, 2),) * dims  # window 0 of plane 0: all -inf
+    x[first] = float("-inf")
+    x[(0, 1) + (slice(0, 1),) * dims] = float("inf")  # a +inf member
+    x[(1, 2) + (slice(2, 3),) * dims] = float("nan")  # a NaN member
+    x = x.to(device).requires_grad_()
+    out = soft_pool(x, dims, 2)
+    # by hand: each window's finite members, softmax-weighted; -inf, +inf and NaN windows
+    windows = x.detach().cpu()
+    for a in range(dims):
+        windows = windows.unfold(2 + a, 2, 2)
+    windows = windows.reshape(*windows.shape[: 2 + dims], -1)
+    want = torch.empty(windows.shape[:-1], dtype=torch.float64)
+    for index in torch.cartesian_prod(*[torch.arange(n) for n in want.shape]).tolist():
+        w = windows[tuple(index)]
+        if torch.isnan(w).any() or (w == float("inf")).any() or (w == float("-inf")).all():
+            want[tuple(index)] = w.amax() if not torch.isnan(w).any() else float("nan")
+            continue
+        finite = w[w > float("-inf")]
+        want[tuple(index)] = (torch.softmax(finite, 0) * finite).sum()
+    assert torch.allclose(out.detach().cpu(), want, rtol=1e-12, atol=1e-12, equal_nan=True)
+    assert torch.allclose(
+        soft_pool_reference(x.detach(), [2] * dims, [2] * dims, [0] * dims)[0].cpu(), want,
+        rtol=1e-12, atol=1e-12, equal_nan=True,
+    )  # fmt: skip
+    upstream = torch.rand(out.shape, generator=g, dtype=torch.float64).to(device)
+    (grad,) = torch.autograd.grad(out, x, upstream)
+    assert bool(torch.isfinite(grad).all())
+    (reference_grad,) = torch.autograd.grad(
+        soft_pool_reference(x, [2] * dims, [2] * dims, [0] * dims)[0], x, upstream
+    )
+    assert torch.allclose(grad, reference_grad, rtol=1e-10, atol=1e-12)
+    assert bool((grad[~torch.isfinite(x.detach())] == 0).all())
+    assert float(grad[first].abs().sum()) == 0.0
 
 
 @pytest.mark.parametrize("device", devices())

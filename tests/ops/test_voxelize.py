@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo3d import ops
+from tests.conftest import devices
 
 KITTI_RANGE = [0.0, -40.0, -3.0, 70.4, 40.0, 1.0]
 
@@ -101,6 +102,32 @@ def test_voxelize_bad_grid(voxel_size, point_range, match):
         ops.voxelize(torch.rand(5, 4), voxel_size, point_range, 2, 10)
     with pytest.raises(ValueError, match=match):
         ops.dynamic_voxelize(torch.rand(5, 4), voxel_size, point_range)
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_grids_whose_coordinates_overflow_int32_are_rejected_everywhere(device, axis):
+    size = [1.0, 1.0, 1.0]
+    point_range = [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+    point_range[3 + axis] = 3e9  # 3e9 cells: int32 coordinates would wrap around
+    points = torch.rand(5, 4, device=device)
+    name = "xyz"[axis]
+    with pytest.raises(ValueError, match=f"3000000000 cells along {name}.*int32"):
+        ops.dynamic_voxelize(points, size, point_range)
+    with pytest.raises(ValueError, match=f"3000000000 cells along {name}"):
+        ops.voxelize(points, size, point_range, 2, 10)
+    # the kernels themselves (called directly, past the wrapper) refuse it the same way
+    with pytest.raises(RuntimeError, match=f"3e\\+09 cells along {name}.*int32"):
+        torch.ops.geo3d.dynamic_voxelize(points, size, point_range)
+    if device == "cpu":
+        with pytest.raises(RuntimeError, match=f"cells along {name}"):
+            torch.ops.geo3d.voxelize(points, size, point_range, 2, 10)
+    # the largest grid that fits still works, and its coordinates are exact
+    point_range[3 + axis] = float(2**31 - 1)
+    far = torch.zeros(1, 4, dtype=torch.float64, device=device)
+    far[0, axis] = 2**31 - 1.5
+    coords = ops.dynamic_voxelize(far, size, point_range)
+    assert coords.dtype == torch.int32 and int(coords[0, 2 - axis]) == 2**31 - 2
 
 
 def test_voxelize_bad_points_and_caps():

@@ -196,7 +196,74 @@ def test_window_slots_place_every_voxel_once():
             if voxel >= 0:
                 b, z, y, x = coords[voxel].tolist()
                 assert [b, z // 2, y // 4, x // 4] == windows[w].tolist()
-                assert slot == ((z % 2) * 4 + y % 4) * 4 + x % 4
+                assert slot == ((x % 4) * 4 + y % 4) * 2 + z % 2  # x-major, as DSVT
     pool = WindowAttentionPool(8, 32, heads=2)
     pooled, _ = pool_voxel_windows(torch.randn(coords.shape[0], 8), coords, (2, 4, 4), pool)
     assert pooled.shape == (windows.shape[0], 8) and bool(torch.isfinite(pooled).all())
+
+
+@pytest.mark.parametrize("query", ["latent", "residual"])
+@pytest.mark.parametrize("poison", [float("nan"), float("inf"), float("-inf")])
+def test_masked_members_have_no_effect_on_attention_pool(query, poison):
+    torch.manual_seed(0)
+    pool = AttentionPool(8, heads=2, query=query).double()
+    x = torch.randn(3, 5, 8, dtype=torch.float64)
+    mask = torch.tensor([[1, 1, 0, 1, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 0]], dtype=torch.bool)
+    clean = pool(x, mask)
+    poisoned = x.clone()
+    poisoned[~mask] = poison
+    out = pool(poisoned, mask)
+    assert torch.equal(out, clean)
+    # and it equals the pool of the real members alone
+    assert torch.allclose(out[0], pool(x[0:1, mask[0]])[0], atol=1e-12)
+    assert torch.equal(out[2], torch.zeros(8, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("mode", ["max", "mean", "max+mean", "soft"])
+def test_masked_members_have_no_effect_on_group_pooling(mode):
+    x = torch.randn(4, 6, 3, dtype=torch.float64)
+    mask = torch.rand(4, 6) > 0.4
+    mask[:, 0] = True
+    poisoned = torch.where(mask[..., None], x, float("nan"))
+    want = torch.stack([pool_groups(x[g, mask[g]][None], mode)[0] for g in range(4)])
+    assert torch.allclose(pool_groups(poisoned, mode, mask), want, atol=1e-12)
+
+
+def test_group_pooling_of_real_minus_inf_members():
+    x = torch.tensor([[[float("-inf")], [float("-inf")]], [[float("-inf")], [2.0]]])
+    mask = torch.ones(2, 2, dtype=torch.bool)
+    assert pool_groups(x, "max", mask).tolist() == [[float("-inf")], [2.0]]
+    assert pool_groups(x, "soft", mask).tolist() == [[float("-inf")], [2.0]]
+    assert pool_groups(x, "soft").tolist() == [[float("-inf")], [2.0]]
+
+
+def test_window_slots_reject_duplicates_floats_and_negatives():
+    from geo3d.pooling import window_slots
+
+    coords = torch.tensor([[0, 0, 1, 2], [0, 0, 1, 3], [0, 0, 1, 2]])
+    with pytest.raises(ValueError, match=r"more than once \(first \[0, 0, 1, 2\]\)"):
+        window_slots(coords, (1, 2, 2))
+    with pytest.raises(ValueError, match="integer tensor.*float32"):
+        window_slots(coords[:2].float() + 0.5, (1, 2, 2))
+    with pytest.raises(ValueError, match="negative entry at row 1"):
+        window_slots(torch.tensor([[0, 0, 1, 2], [0, 0, -1, 3]]), (1, 2, 2))
+    with pytest.raises(ValueError, match="3 sizes"):
+        window_slots(coords[:2], (2, 2))
+
+
+def test_window_attention_pool_defaults_are_the_official_ones():
+    torch.manual_seed(0)
+    pool = WindowAttentionPool(64, num_slots=400, heads=8)
+    assert pool.mask_empty is False
+    std = float(pool.slot_embedding.detach().std())
+    assert 0.009 < std < 0.011 and abs(float(pool.slot_embedding.detach().mean())) < 1e-3
+    # official: empty slots are zeros that take part in the max and in the attention
+    pool = WindowAttentionPool(8, num_slots=4, heads=2).double().eval()
+    slots = -torch.rand(1, 4, 8, dtype=torch.float64) - 1  # all negative: an empty 0 wins the max
+    occupied = torch.tensor([[True, True, False, True]])
+    out = pool(slots, occupied)
+    zeroed = torch.where(occupied[..., None], slots, 0.0)
+    query = zeroed.amax(dim=1)
+    assert bool((query == 0).all())
+    attended, _ = pool.attention(query[:, None], zeroed + pool.slot_embedding, zeroed)
+    assert torch.allclose(out, pool.norm(attended[:, 0] + query), atol=1e-12)

@@ -29,7 +29,7 @@ class SkippingDataset(torch.utils.data.Dataset):
                 continue
             try:
                 return self._load(candidate)
-            except (ValueError, OSError) as error:
+            except (ValueError, OSError, EOFError) as error:
                 bad.add(candidate)
                 warnings.warn(f"skipping unreadable sample: {error}", RuntimeWarning, stacklevel=2)
         raise ValueError("every sample of the data set is unreadable")

@@ -66,27 +66,47 @@ def read_kitti_calibration(path: str | os.PathLike) -> KittiCalibration:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such KITTI calibration file")
     entries: dict[str, list[float]] = {}
-    with open(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            key, sep, rest = line.partition(":")
-            if not sep:
-                raise ValueError(f"{path}:{number}: expected 'key: values', got {line.strip()!r}")
-            try:
-                entries[key.strip()] = [float(v) for v in rest.split()]
-            except ValueError:
-                raise ValueError(
-                    f"{path}:{number}: non-numeric values for '{key.strip()}'"
-                ) from None
+    for number, line in enumerate(_text_lines(path, "KITTI calibration"), start=1):
+        if not line.strip():
+            continue
+        key, sep, rest = line.partition(":")
+        if not sep:
+            raise ValueError(f"{path}:{number}: expected 'key: values', got {line.strip()!r}")
+        try:
+            entries[key.strip()] = [float(v) for v in rest.split()]
+        except ValueError:
+            raise ValueError(f"{path}:{number}: non-numeric values for '{key.strip()}'") from None
+        if not all(math.isfinite(v) for v in entries[key.strip()]):
+            raise ValueError(f"{path}:{number}: NaN or inf in '{key.strip()}'")
     for key in ("P2", "R0_rect", "Tr_velo_to_cam"):
         if key not in entries:
             raise ValueError(f"{path}: missing '{key}'")
-    return KittiCalibration(
+    calibration = KittiCalibration(
         P2=_matrix(entries["P2"], 3, 4, path, "P2"),
         R0_rect=_matrix(entries["R0_rect"], 3, 3, path, "R0_rect"),
         Tr_velo_to_cam=_matrix(entries["Tr_velo_to_cam"], 3, 4, path, "Tr_velo_to_cam"),
     )
+    rect = np.eye(4)
+    rect[:3, :3] = calibration.R0_rect
+    velo_to_cam = np.eye(4)
+    velo_to_cam[:3, :] = calibration.Tr_velo_to_cam
+    # rect_to_lidar inverts R0_rect @ Tr_velo_to_cam: a singular one is a corrupt file
+    if np.linalg.cond(rect @ velo_to_cam) > 1e12:
+        raise ValueError(f"{path}: 'R0_rect' @ 'Tr_velo_to_cam' is singular (not invertible)")
+    return calibration
+
+
+def _text_lines(path: str, what: str) -> list[str]:
+    """The lines of a text file; a binary file is a ValueError naming it."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.readlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file (a {what} file is text)") from None
+
+
+LABEL_FIELDS = ("truncated", "occluded", "alpha", "bbox_left", "bbox_top", "bbox_right",
+                "bbox_bottom", "height", "width", "length", "x", "y", "z", "rotation_y", "score")  # fmt: skip
 
 
 def read_kitti_labels(path: str | os.PathLike) -> list[KittiObject]:
@@ -95,32 +115,38 @@ def read_kitti_labels(path: str | os.PathLike) -> list[KittiObject]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such KITTI label file")
     objects = []
-    with open(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) not in (15, 16):
-                raise ValueError(f"{path}:{number}: expected 15 or 16 fields, got {len(fields)}")
-            try:
-                values = [float(v) for v in fields[1:]]
-            except ValueError:
-                raise ValueError(
-                    f"{path}:{number}: non-numeric field in {line.strip()!r}"
-                ) from None
-            objects.append(
-                KittiObject(
-                    type=fields[0],
-                    truncated=values[0],
-                    occluded=int(values[1]),
-                    alpha=values[2],
-                    bbox=tuple(values[3:7]),
-                    dimensions=tuple(values[7:10]),
-                    location=tuple(values[10:13]),
-                    rotation_y=values[13],
-                    score=values[14] if len(values) == 15 else None,
-                )
+    for number, line in enumerate(_text_lines(path, "KITTI label"), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) not in (15, 16):
+            raise ValueError(f"{path}:{number}: expected 15 or 16 fields, got {len(fields)}")
+        try:
+            values = [float(v) for v in fields[1:]]
+        except ValueError:
+            raise ValueError(f"{path}:{number}: non-numeric field in {line.strip()!r}") from None
+        for name, value in zip(LABEL_FIELDS, values):
+            if not math.isfinite(value):
+                raise ValueError(f"{path}:{number}: field '{name}' is {value} ({fields[0]})")
+        # DontCare regions carry -1 sizes by convention; a real object needs positive ones
+        if fields[0] != "DontCare" and min(values[7:10]) <= 0:
+            raise ValueError(
+                f"{path}:{number}: {fields[0]} has non-positive size "
+                f"(height, width, length) = {tuple(values[7:10])}"
             )
+        objects.append(
+            KittiObject(
+                type=fields[0],
+                truncated=values[0],
+                occluded=int(values[1]),
+                alpha=values[2],
+                bbox=tuple(values[3:7]),
+                dimensions=tuple(values[7:10]),
+                location=tuple(values[10:13]),
+                rotation_y=values[13],
+                score=values[14] if len(values) == 15 else None,
+            )
+        )
     return objects
 
 

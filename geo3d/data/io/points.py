@@ -102,7 +102,10 @@ def read_points(path: str | os.PathLike, drop_nonfinite: bool = False) -> dict[s
     elif suffix in (".xyz", ".txt"):
         cloud = _read_text(path)
     elif suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:  # truncated, corrupt, or pickled
+            raise ValueError(f"{path}: not a readable .npy array ({error})") from None
         if array.ndim != 2 or array.shape[1] < 3:
             raise ValueError(f"{path}: expected an (N, 3+) array, got shape {array.shape}")
         array = torch.from_numpy(array.astype(np.float32))

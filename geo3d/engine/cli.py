@@ -1,0 +1,42 @@
+"""The tools' one rule for errors: a user's mistake (a bad config value, a missing or
+corrupt file, a checkpoint that does not fit the model) is one readable line on stderr and
+exit status 2, never a traceback. ``GEO3D_TRACEBACK=1`` shows the traceback as well."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import traceback
+from collections.abc import Callable
+
+# Errors that geo3d raises for bad input (ValueError, TypeError), that files raise when
+# missing, unreadable or truncated (OSError, EOFError, UnpicklingError), and that torch
+# raises for a checkpoint that does not fit or a kernel's input check (RuntimeError).
+USER_ERRORS = (ValueError, TypeError, OSError, EOFError, pickle.UnpicklingError, RuntimeError)
+
+
+def one_line(error: BaseException) -> str:
+    """``error`` as one line: its type where the message alone is unclear, newlines folded."""
+    text = " ".join(part.strip() for part in str(error).splitlines() if part.strip())
+    if isinstance(error, OSError) and error.filename and str(error.filename) not in text:
+        text = f"{error.filename}: {text}"
+    if not text:
+        text = type(error).__name__
+    elif not isinstance(error, (ValueError, OSError)):
+        text = f"{type(error).__name__}: {text}"
+    return text
+
+
+def run_tool(main: Callable[[], int]) -> int:
+    """Run a tool's ``main`` and turn a user error into ``error: <one line>`` and status 2."""
+    try:
+        return main()
+    except USER_ERRORS as error:
+        if os.environ.get("GEO3D_TRACEBACK"):
+            traceback.print_exc()
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,652 @@
+"""The bad-input table: every public entry point, each case a bad input and what it must
+give: an error of a named class whose message names the problem (a fragment of it is
+checked), or a correct result. A new module adds its rows here.
+
+Each row is ``(id, call, expected)``: ``call`` takes the pytest ``tmp_path``; ``expected``
+is ``(ErrorClass, "message fragment")`` or ``("ok", check)`` with ``check(result)``
+returning True for the correct answer.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from geo3d import ops
+from geo3d.data import datasets as D
+from geo3d.data import io
+from geo3d.engine import load_config
+from geo3d.pooling import (
+    AttentionPool,
+    SetPool,
+    VoxelFeatureEncoder,
+    WindowAttentionPool,
+    make_pooling,
+    pool_groups,
+    soft_pool_features,
+    window_slots,
+)
+from geo3d.structures import (
+    check_mesh,
+    count_points_in_boxes,
+    edge_features,
+    mesh_edges,
+    packed_to_padded,
+    points_in_boxes,
+    repair_mesh,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NAN = float("nan")
+KITTI_CALIB = """P0: 1 0 0 0 0 1 0 0 0 0 1 0
+P1: 1 0 0 0 0 1 0 0 0 0 1 0
+P2: 700 0 600 45 0 700 170 0 0 0 1 0
+P3: 700 0 600 45 0 700 170 0 0 0 1 0
+R0_rect: 1 0 0 0 1 0 0 0 1
+Tr_velo_to_cam: 0 -1 0 0 0 0 -1 0 1 0 0 0
+Tr_imu_to_velo: 1 0 0 0 0 1 0 0 0 0 1 0
+"""
+GOOD_LABEL = "Car 0.00 0 -1.58 587.01 173.33 614.12 200.12 1.65 1.67 3.64 -0.65 1.71 46.70 -1.59\n"
+
+
+def clouds(b=2, n=16, dtype=torch.float32):
+    return torch.rand(b, n, 3, dtype=dtype)
+
+
+def with_nan(t, where=(0, 3, 1)):
+    t = t.clone()
+    t[where] = NAN
+    return t
+
+
+def write(tmp_path, name, content, binary=False):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if binary:
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return str(path)
+
+
+def truncated_npy(tmp_path):
+    path = tmp_path / "cloud.npy"
+    np.save(path, np.random.rand(100, 3).astype(np.float32))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return str(path)
+
+
+def config_file(tmp_path, **sections):
+    import yaml
+
+    data = {"name": "t", "data": {"dataset": "synthetic_shapes"}, "model": {"name": "point_pn"}}
+    for key, value in sections.items():
+        data.setdefault(key, {}).update(value) if isinstance(value, dict) else data.update(
+            {key: value}
+        )
+    return str(write(tmp_path, "c.yaml", yaml.safe_dump(data)))
+
+
+def bad_config(**sections):
+    return lambda tmp: load_config(config_file(tmp, **sections))
+
+
+def kitti_frame(tmp_path, label=GOOD_LABEL, calib=KITTI_CALIB, cloud=True):
+    root = tmp_path / "kitti"
+    for folder in ("training/velodyne", "training/label_2", "training/calib", "ImageSets"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    if cloud:
+        np.random.rand(50, 4).astype(np.float32).tofile(root / "training/velodyne/000000.bin")
+    (root / "training/label_2/000000.txt").write_text(label)
+    (root / "training/calib/000000.txt").write_text(calib)
+    (root / "ImageSets/train.txt").write_text("000000\n")
+    return str(root)
+
+
+ROWS = {
+    "ops.farthest_point_sample": [
+        (
+            "empty cloud",
+            lambda t: ops.farthest_point_sample(torch.rand(2, 0, 3), 4),
+            (ValueError, "empty cloud"),
+        ),
+        (
+            "NaN coordinates",
+            lambda t: ops.farthest_point_sample(with_nan(clouds()), 4),
+            (ValueError, "NaN or inf"),
+        ),
+        (
+            "num_samples 0",
+            lambda t: ops.farthest_point_sample(clouds(), 0),
+            (ValueError, "'num_samples' must be at least 1"),
+        ),
+        (
+            "int points",
+            lambda t: ops.farthest_point_sample(clouds().long(), 4),
+            (ValueError, "float32 or float64"),
+        ),
+        (
+            "lengths past N",
+            lambda t: ops.farthest_point_sample(clouds(), 4, torch.tensor([16, 17])),
+            (ValueError, "'lengths' must lie in [0, 16]"),
+        ),
+        (
+            "start outside cloud",
+            lambda t: ops.farthest_point_sample(clouds(), 4, torch.tensor([16, 5]), start_idx=6),
+            (ValueError, "'start_idx' 6 is outside cloud 1"),
+        ),
+        (
+            "more samples than points",
+            lambda t: ops.farthest_point_sample(clouds(1, 3), 5),
+            (
+                "ok",
+                lambda r: r.tolist()[0][3:] == [-1, -1] and sorted(r.tolist()[0][:3]) == [0, 1, 2],
+            ),
+        ),
+        (
+            "NaN in padding is fine",
+            lambda t: ops.farthest_point_sample(
+                with_nan(clouds(2, 8), (1, 7, 0)), 2, torch.tensor([8, 7])
+            ),
+            ("ok", lambda r: r.shape == (2, 2) and int(r.max()) < 8),
+        ),
+    ],
+    "ops.knn": [
+        (
+            "k larger than N",
+            lambda t: ops.knn(clouds(), clouds(2, 5), 6),
+            (
+                "ok",
+                lambda r: (
+                    bool((r[1][..., 5:] == -1).all()) and bool(torch.isinf(r[0][..., 5:]).all())
+                ),
+            ),
+        ),
+        ("k 0", lambda t: ops.knn(clouds(), clouds(), 0), (ValueError, "'k' must be at least 1")),
+        (
+            "NaN support",
+            lambda t: ops.knn(clouds(), with_nan(clouds()), 3),
+            (ValueError, "'support' has NaN or inf"),
+        ),
+        ("batch mismatch", lambda t: ops.knn(clouds(2), clouds(3), 3), (ValueError, "batch")),
+        (
+            "dtype mismatch",
+            lambda t: ops.knn(clouds(), clouds(dtype=torch.float64), 3),
+            (ValueError, "float64"),
+        ),
+        (
+            "2D points",
+            lambda t: ops.knn(torch.rand(2, 16, 2), clouds(), 3),
+            (ValueError, "(B, N, 3)"),
+        ),
+        (
+            "empty support",
+            lambda t: ops.knn(clouds(), torch.rand(2, 0, 3), 3),
+            (ValueError, "empty cloud"),
+        ),
+    ],
+    "ops.ball_query": [
+        (
+            "negative radius",
+            lambda t: ops.ball_query(clouds(), clouds(), -1.0, 4),
+            (ValueError, "'radius' must be a positive finite"),
+        ),
+        (
+            "NaN radius",
+            lambda t: ops.ball_query(clouds(), clouds(), NAN, 4),
+            (ValueError, "'radius'"),
+        ),
+        (
+            "max_neighbors 0",
+            lambda t: ops.ball_query(clouds(), clouds(), 0.5, 0),
+            (ValueError, "'max_neighbors'"),
+        ),
+        (
+            "NaN query",
+            lambda t: ops.ball_query(with_nan(clouds()), clouds(), 0.5, 4),
+            (ValueError, "'query' has NaN"),
+        ),
+    ],
+    "ops.gather_points": [
+        (
+            "index out of range",
+            lambda t: ops.gather_points(torch.rand(2, 5, 3), torch.tensor([[0, 5], [1, 2]])),
+            (ValueError, "idx"),
+        ),
+        (
+            "int32 index",
+            lambda t: ops.gather_points(torch.rand(2, 5, 3), torch.zeros(2, 2, dtype=torch.int32)),
+            (ValueError, "int64"),
+        ),
+        (
+            "batch mismatch",
+            lambda t: ops.gather_points(torch.rand(2, 5, 3), torch.zeros(3, 2, dtype=torch.long)),
+            (ValueError, "B = 2"),
+        ),
+        (
+            "-1 gives zeros",
+            lambda t: ops.gather_points(torch.ones(1, 5, 2), torch.tensor([[-1, 0]])),
+            ("ok", lambda r: r.tolist() == [[[0.0, 0.0], [1.0, 1.0]]]),
+        ),
+    ],
+    "ops.voxelize": [
+        (
+            "points outside the range",
+            lambda t: ops.voxelize(
+                torch.tensor([[5.0, 5.0, 5.0, 1.0]]), [1, 1, 1], [0, 0, 0, 2, 2, 2], 4, 10
+            ),
+            ("ok", lambda r: r[0].shape[0] == 0 and r[1].shape == (0, 3)),
+        ),
+        (
+            "NaN xyz",
+            lambda t: ops.voxelize(
+                with_nan(torch.rand(5, 4), (2, 0)), [1, 1, 1], [0, 0, 0, 1, 1, 1], 2, 10
+            ),
+            (ValueError, "NaN"),
+        ),
+        (
+            "grid overflowing int32",
+            lambda t: ops.voxelize(torch.rand(5, 4), [1, 1, 1], [0, 0, 0, 3e9, 1, 1], 2, 10),
+            (ValueError, "int32"),
+        ),
+        (
+            "empty range",
+            lambda t: ops.voxelize(torch.rand(5, 4), [1, 1, 1], [0, 0, 0, 0, 1, 1], 2, 10),
+            (ValueError, "empty"),
+        ),
+        (
+            "zero voxel size",
+            lambda t: ops.dynamic_voxelize(torch.rand(5, 4), [1, 0, 1], [0, 0, 0, 1, 1, 1]),
+            (ValueError, "'voxel_size'"),
+        ),
+        (
+            "max_voxels 0",
+            lambda t: ops.voxelize(torch.rand(5, 4), [1, 1, 1], [0, 0, 0, 1, 1, 1], 2, 0),
+            (ValueError, "'max_voxels'"),
+        ),
+    ],
+    "ops.scatter": [
+        (
+            "index past num_segments",
+            lambda t: ops.scatter(torch.rand(3, 2), torch.tensor([0, 1, 3]), 3),
+            (ValueError, "[0, 3)"),
+        ),
+        (
+            "NaN in a max segment",
+            lambda t: ops.scatter(
+                torch.tensor([[1.0], [NAN], [3.0]]), torch.zeros(3, dtype=torch.long), 1, "max"
+            ),
+            ("ok", lambda r: math.isnan(r.item())),
+        ),
+        (
+            "-inf in a soft segment",
+            lambda t: ops.scatter(
+                torch.tensor([[1.0], [-math.inf]]), torch.zeros(2, dtype=torch.long), 1, "soft"
+            ),
+            ("ok", lambda r: r.item() == 1.0),
+        ),
+        (
+            "unknown reduce",
+            lambda t: ops.scatter(torch.rand(3, 2), torch.zeros(3, dtype=torch.long), 1, "median"),
+            (ValueError, "'reduce'"),
+        ),
+    ],
+    "ops.soft_pool": [
+        (
+            "-inf members",
+            lambda t: ops.soft_pool1d(torch.tensor([[[-math.inf, 2.0]]]), 2),
+            ("ok", lambda r: r.tolist() == [[[2.0]]]),
+        ),
+        (
+            "kernel larger than input",
+            lambda t: ops.soft_pool2d(torch.rand(1, 1, 2, 2), 3),
+            (ValueError, "larger than the padded input"),
+        ),
+        (
+            "integer input",
+            lambda t: ops.soft_pool2d(torch.ones(1, 1, 2, 2, dtype=torch.long), 2),
+            (ValueError, "floating"),
+        ),
+        (
+            "stride 0",
+            lambda t: ops.soft_pool2d(torch.rand(1, 1, 4, 4), 2, 0),
+            (ValueError, "strides must be >= 1"),
+        ),
+    ],
+    "structures": [
+        (
+            "boxes of 6 values",
+            lambda t: points_in_boxes(torch.rand(5, 3), torch.rand(2, 6)),
+            (ValueError, "boxes"),
+        ),
+        (
+            "NaN boxes",
+            lambda t: count_points_in_boxes(torch.rand(5, 3), with_nan(torch.rand(2, 7), (0, 3))),
+            (ValueError, "NaN"),
+        ),
+        (
+            "face index past the vertices",
+            lambda t: check_mesh(torch.rand(3, 3), torch.tensor([[0, 1, 3]])),
+            (ValueError, "face"),
+        ),
+        (
+            "non-manifold edge, no repair",
+            lambda t: repair_mesh(
+                torch.rand(5, 3), torch.tensor([[0, 1, 2], [0, 1, 3], [0, 1, 4]]), repair=False
+            ),
+            (ValueError, "edge"),
+        ),
+        (
+            "NaN vertices",
+            lambda t: edge_features(
+                with_nan(torch.rand(4, 3), (1, 0)), mesh_edges(torch.tensor([[0, 1, 2], [0, 2, 3]]))
+            ),
+            (ValueError, "NaN"),
+        ),
+        (
+            "batch of the wrong length",
+            lambda t: packed_to_padded(torch.rand(5, 3), torch.tensor([0, 0, 1])),
+            (ValueError, "'batch' (P,)"),
+        ),
+    ],
+    "data.io": [
+        (
+            "missing file",
+            lambda t: io.read_points(str(t / "none.bin")),
+            (FileNotFoundError, "none.bin"),
+        ),
+        (
+            "truncated .npy",
+            lambda t: io.read_points(truncated_npy(t)),
+            (ValueError, "cloud.npy: not a readable .npy array"),
+        ),
+        (
+            "unknown format",
+            lambda t: io.read_points(write(t, "a.xyzw", "1 2 3")),
+            (ValueError, "unknown point-cloud format"),
+        ),
+        (
+            "corrupt mesh",
+            lambda t: io.read_mesh(write(t, "m.obj", b"\x00\x01garbage", binary=True)),
+            (ValueError, "m.obj"),
+        ),
+        (
+            "KITTI label with nan",
+            lambda t: io.read_kitti_labels(write(t, "l.txt", GOOD_LABEL.replace("1.65", "nan"))),
+            (ValueError, "l.txt:1: field 'height' is nan"),
+        ),
+        (
+            "KITTI label with inf",
+            lambda t: io.read_kitti_labels(write(t, "l.txt", GOOD_LABEL.replace("46.70", "inf"))),
+            (ValueError, "l.txt:1: field 'z' is inf"),
+        ),
+        (
+            "KITTI negative size",
+            lambda t: io.read_kitti_labels(write(t, "l.txt", GOOD_LABEL.replace("1.67", "-1.67"))),
+            (ValueError, "l.txt:1: Car has non-positive size"),
+        ),
+        (
+            "KITTI DontCare keeps -1 sizes",
+            lambda t: io.read_kitti_labels(
+                write(
+                    t,
+                    "l.txt",
+                    "DontCare -1 -1 -10 503.89 169.71 590.74 190.13 -1 -1 -1 -1000 -1000 -1000 -10\n",
+                )
+            ),
+            ("ok", lambda r: r[0].dimensions == (-1.0, -1.0, -1.0)),
+        ),
+        (
+            "KITTI 14 fields",
+            lambda t: io.read_kitti_labels(write(t, "l.txt", GOOD_LABEL.rsplit(" ", 1)[0] + "\n")),
+            (ValueError, "l.txt:1: expected 15 or 16 fields"),
+        ),
+        (
+            "binary calibration",
+            lambda t: io.read_kitti_calibration(write(t, "c.txt", bytes(range(256)), binary=True)),
+            (ValueError, "c.txt: not a text file"),
+        ),
+        (
+            "singular calibration",
+            lambda t: io.read_kitti_calibration(
+                write(
+                    t,
+                    "c.txt",
+                    KITTI_CALIB.replace("R0_rect: 1 0 0 0 1 0 0 0 1", "R0_rect: 1 0 0 0 0 0 0 0 1"),
+                )
+            ),
+            (ValueError, "c.txt: 'R0_rect' @ 'Tr_velo_to_cam' is singular"),
+        ),
+        (
+            "calibration with nan",
+            lambda t: io.read_kitti_calibration(
+                write(t, "c.txt", KITTI_CALIB.replace("P2: 700", "P2: nan"))
+            ),
+            (ValueError, "c.txt:3: NaN or inf in 'P2'"),
+        ),
+    ],
+    "data.datasets": [
+        (
+            "KITTI root missing",
+            lambda t: D.KittiDetection(str(t / "nowhere")),
+            (FileNotFoundError, "nowhere"),
+        ),
+        (
+            "KITTI bad label, strict",
+            lambda t: D.KittiDetection(kitti_frame(t, GOOD_LABEL.replace("1.65", "nan")))[0],
+            (ValueError, "000000.txt:1: field 'height' is nan"),
+        ),
+        (
+            "KITTI missing cloud, strict",
+            lambda t: D.KittiDetection(kitti_frame(t, cloud=False))[0],
+            (FileNotFoundError, "000000.bin"),
+        ),
+        (
+            "ModelNetH5 root missing",
+            lambda t: D.ModelNetH5(str(t / "nowhere")),
+            (FileNotFoundError, "modelnet40_ply_hdf5_2048"),
+        ),
+        (
+            "ScanObjectNN unknown variant",
+            lambda t: D.ScanObjectNN(str(t), "OBJ_XX"),
+            (ValueError, "OBJ_XX"),
+        ),
+    ],
+    "pooling": [
+        (
+            "unknown pooling",
+            lambda t: make_pooling("median", 8),
+            (ValueError, "unknown pooling 'median'"),
+        ),
+        (
+            "attention without channels",
+            lambda t: SetPool("attention"),
+            (ValueError, "needs 'channels'"),
+        ),
+        (
+            "mask of the wrong shape",
+            lambda t: pool_groups(torch.rand(2, 4, 3), "max", torch.ones(2, 5, dtype=torch.bool)),
+            (ValueError, "'mask' must have shape"),
+        ),
+        (
+            "NaN in a masked slot",
+            lambda t: AttentionPool(4, 2)(
+                torch.tensor([[[1.0] * 4, [NAN] * 4]]), torch.tensor([[True, False]])
+            ),
+            ("ok", lambda r: bool(torch.isfinite(r).all())),
+        ),
+        (
+            "heads that do not split",
+            lambda t: WindowAttentionPool(10, 4, heads=3),
+            (ValueError, "do not split into 3 heads"),
+        ),
+        (
+            "duplicate window voxels",
+            lambda t: window_slots(torch.tensor([[0, 0, 0, 0], [0, 0, 0, 0]]), (1, 2, 2)),
+            (ValueError, "more than once"),
+        ),
+        (
+            "float window coordinates",
+            lambda t: window_slots(torch.rand(3, 4), (1, 2, 2)),
+            (ValueError, "integer tensor"),
+        ),
+        (
+            "odd official VFE width",
+            lambda t: VoxelFeatureEncoder(4, (7, 8), [1, 1, 1], [0, 0, 0, 4, 4, 4]),
+            (ValueError, "even"),
+        ),
+        (
+            "more ranks than points",
+            lambda t: soft_pool_features(torch.rand(1, 5, 3), 6),
+            (ValueError, "num_points"),
+        ),
+    ],
+    "config": [
+        (
+            "negative epochs",
+            bad_config(train={"epochs": -3}),
+            (ValueError, "'train.epochs' = -3: must be an integer >= 1"),
+        ),
+        (
+            "negative lr",
+            bad_config(optimizer={"lr": -1}),
+            (ValueError, "'optimizer.lr' = -1.0: must be a finite number in (0, inf)"),
+        ),
+        (
+            "batch size 0",
+            bad_config(data={"dataset": "synthetic_shapes", "batch_size": 0}),
+            (ValueError, "'data.batch_size' = 0"),
+        ),
+        (
+            "eval_every 0",
+            bad_config(train={"eval_every": 0}),
+            (ValueError, "'train.eval_every' = 0"),
+        ),
+        (
+            "val_fraction 7",
+            bad_config(data={"dataset": "modelnet40", "val_fraction": 7.0}),
+            (ValueError, "'data.val_fraction' = 7.0: must be a finite number in (0, 1)"),
+        ),
+        (
+            "num_points -5",
+            bad_config(data={"dataset": "synthetic_shapes", "num_points": -5}),
+            (ValueError, "'data.num_points' = -5"),
+        ),
+        (
+            "select_gamma_on banana",
+            bad_config(train={"select_gamma_on": "banana"}),
+            (ValueError, "'train.select_gamma_on' = 'banana': must be one of val, test"),
+        ),
+        (
+            "augment amount not a number",
+            bad_config(
+                data={
+                    "dataset": "synthetic_meshes",
+                    "augment": ["scale_verts"],
+                    "augment_options": {"scale_verts": "hello"},
+                }
+            ),
+            (ValueError, "'data.augment_options.scale_verts'"),
+        ),
+        (
+            "momentum with adam",
+            bad_config(optimizer={"name": "adam", "momentum": 0.5}),
+            (ValueError, "'optimizer.momentum' = 0.5: is ignored by adam"),
+        ),
+        (
+            "augment_options for points",
+            bad_config(
+                data={"dataset": "synthetic_shapes", "augment_options": {"scale_verts": 0.1}}
+            ),
+            (ValueError, "'data.augment_options'"),
+        ),
+        (
+            "features for points",
+            bad_config(data={"dataset": "synthetic_shapes", "features": "exact"}),
+            (ValueError, "'data.features' = 'exact': is ignored by point data sets"),
+        ),
+        (
+            "unknown dataset",
+            bad_config(data={"dataset": "modelnet41"}),
+            (ValueError, "'data.dataset' = 'modelnet41'"),
+        ),
+        (
+            "unknown model",
+            bad_config(model={"name": "pointnet9"}),
+            (ValueError, "'model.name' = 'pointnet9'"),
+        ),
+        (
+            "unknown augmentation",
+            bad_config(data={"dataset": "synthetic_shapes", "augment": ["spin"]}),
+            (ValueError, "'data.augment[0]' = 'spin'"),
+        ),
+        (
+            "variant for modelnet",
+            bad_config(data={"dataset": "modelnet40", "variant": "OBJ_BG"}),
+            (ValueError, "only scanobjectnn has variants"),
+        ),
+        (
+            "unknown key",
+            bad_config(train={"epoch": 3}),
+            (ValueError, "unknown config key 'train.epoch'"),
+        ),
+    ],
+}
+
+CASES = [
+    pytest.param(call, expected, id=f"{entry}: {name}")
+    for entry, rows in ROWS.items()
+    for name, call, expected in rows
+]
+
+
+@pytest.mark.parametrize("call,expected", CASES)
+def test_bad_input(call, expected, tmp_path):
+    kind, detail = expected
+    if kind == "ok":
+        assert detail(call(tmp_path))
+        return
+    with pytest.raises(kind) as caught:
+        call(tmp_path)
+    assert detail in str(caught.value), f"message {str(caught.value)!r} lacks {detail!r}"
+
+
+def test_the_table_counts():
+    rows = [expected for rows in ROWS.values() for _, _, expected in rows]
+    correct = sum(kind == "ok" for kind, _ in rows)
+    assert len(ROWS) >= 10 and len(rows) >= 80 and correct >= 8
+
+
+@pytest.mark.parametrize(
+    "tool,args,fragment",
+    [
+        ("train.py", ["--set", "train.epochs=-3"], "'train.epochs' = -3"),
+        (
+            "train.py",
+            ["--set", "data.root=/nowhere", "--set", "data.dataset=modelnet40"],
+            "/nowhere",
+        ),
+        ("test.py", ["MISSING.pt"], "MISSING.pt: no such checkpoint"),
+    ],
+)
+def test_tools_give_one_line_and_a_nonzero_exit(tool, args, fragment, tmp_path):
+    config = os.path.join(ROOT, "configs", "pointpn_synthetic.yaml")
+    if tool == "test.py":
+        args = [config, str(tmp_path / args[0])]
+    else:
+        args = [config, "--output", str(tmp_path)] + args
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", tool), *args],
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
