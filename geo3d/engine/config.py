@@ -25,7 +25,9 @@ class DataConfig:
     num_points: int = 1024
     variant: str | None = None  # ScanObjectNN: OBJ_BG, OBJ_ONLY, PB_T50_RS
     per_class: int | None = None  # synthetic_shapes: samples per class and split
-    val_fraction: float = 0.1  # data sets without a validation split hold out this much of train
+    # Data sets without a validation split hold out this much of train; 0 holds out
+    # nothing and lets the test set take the validation role (the official protocols).
+    val_fraction: float = 0.1
     batch_size: int = 32
     eval_batch_size: int = 32
     workers: int = 0

@@ -78,7 +78,13 @@ def check_config(config: ExperimentConfig, given: set[str]) -> None:
     _int_at_least("data.eval_batch_size", d.eval_batch_size, 1)
     _int_at_least("data.workers", d.workers, 0)
     _int_at_least("data.per_class", d.per_class, 1)
-    _finite("data.val_fraction", d.val_fraction, 0.0, 1.0, open_low=True, open_high=True)
+    _finite("data.val_fraction", d.val_fraction, 0.0, 1.0, open_high=True)
+    if d.val_fraction == 0 and (meshes or d.dataset == "synthetic_shapes"):
+        _fail(
+            "data.val_fraction",
+            0.0,
+            f"is for data sets without a validation split, not {d.dataset}",
+        )
     if d.variant is not None:
         if d.dataset != "scanobjectnn":
             _fail("data.variant", d.variant, f"only scanobjectnn has variants (not {d.dataset})")

@@ -164,8 +164,14 @@ def _point_datasets(config: DataConfig):
         raise ValueError(
             f"unknown data set {name!r} (known: {', '.join(POINT_DATASETS + MESH_DATASETS)})"
         )
-    kept, held = split_off_validation(train, config.val_fraction, config.seed)
     classes = list(getattr(train, "classes", []))
+    if config.val_fraction == 0:
+        # The official protocol of Point-NN / Point-PN: the whole training set trains (or
+        # fills the memory bank) and the test set takes the validation role.
+        test_view = ClassificationView(test, config.num_points)
+        train_view = ClassificationView(train, config.num_points, config.augment, config.seed)
+        return train_view, test_view, test_view, classes
+    kept, held = split_off_validation(train, config.val_fraction, config.seed)
     return (
         ClassificationView(train, config.num_points, config.augment, config.seed, kept),
         ClassificationView(train, config.num_points, None, config.seed, held),

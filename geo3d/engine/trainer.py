@@ -196,6 +196,9 @@ def run(
     logger.info(f"{config.name}: {config.model.name} with {parameters:,} parameters ({parameters / 1e6:.2f} M), "
                 f"{len(train_set)} train / {len(val_set)} val / {len(test_set)} test samples, "
                 f"{world_size} process(es) on {device}")  # fmt: skip
+    if val_set is test_set:
+        logger.info("no held-out validation split (data.val_fraction 0): the test set takes "
+                    "the validation role, as in the official protocol")  # fmt: skip
     if main:
         with open(os.path.join(folder, "config.json"), "w") as handle:
             json.dump(config_to_dict(config), handle, indent=2)
@@ -218,6 +221,7 @@ def run(
                                logger, folder, resume, stop_after_epochs)  # fmt: skip
     results["seconds"] = time.time() - start
     results["parameters"] = parameters
+    results["validation"] = "test set (val_fraction 0)" if val_set is test_set else "held out"
     if main and results.get("finished", True):
         with open(os.path.join(folder, "results.json"), "w") as handle:
             json.dump(results, handle, indent=2)
@@ -238,10 +242,12 @@ def run_training_free(
         model, train_set, config, device, rank, world_size, features_only=True
     )
     model.head.build(train_features.to(device), train_labels.to(device))
-    encoded = {
-        name: predict(model, dataset, config, device, rank, world_size, features_only=True)
-        for name, dataset in (("val", val_set), ("test", test_set))
-    }
+    encoded = {"val": predict(model, val_set, config, device, rank, world_size, features_only=True)}
+    encoded["test"] = (
+        encoded["val"]
+        if test_set is val_set
+        else predict(model, test_set, config, device, rank, world_size, features_only=True)
+    )
     features, labels = encoded[config.train.select_gamma_on]
     gamma = model.head.select_gamma(
         features.to(device), labels.to(device), config.train.gamma_candidates

@@ -107,7 +107,7 @@ def test_missing_data_root_is_a_clear_error(tmp_path):
     config = load_config(
         os.path.join(ROOT, "configs", "pointnn_modelnet40.yaml"), [f"output_dir={tmp_path}"]
     )
-    with pytest.raises(FileNotFoundError, match="modelnet40_normal_resampled"):
+    with pytest.raises(FileNotFoundError, match="modelnet40_ply_hdf5_2048"):
         run(config)
     assert not (tmp_path / "pointnn_modelnet40").exists()  # nothing half-written
 
@@ -145,3 +145,46 @@ def test_test_tool_reproduces_the_training_results(tmp_path):
     from geo3d.engine.cli import run_tool
 
     assert run_tool(lambda: tool.main([str(path), str(tmp_path / "missing.pt")])) == 2
+
+
+def test_modelnet40_configs_follow_the_official_protocol(tmp_path):
+    """h5 files, the first 1024 of 2048 points, the whole training set in the memory bank
+    (or in training), gamma and best.pt chosen on the test set."""
+    import h5py
+    import numpy as np
+
+    from geo3d.engine.data import build_datasets
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "modelnet40_ply_hdf5_2048"
+    root.mkdir()
+    shapes = {}
+    for split, count in (("train", 10), ("test", 6)):
+        shapes[split] = rng.normal(size=(count, 2048, 3)).astype(np.float32)
+        with h5py.File(root / f"ply_data_{split}0.h5", "w") as handle:
+            handle["data"] = shapes[split]
+            handle["label"] = (np.arange(count) % 2).astype(np.uint8)[:, None]
+    (root / "shape_names.txt").write_text("a\nb\n")
+    for name in ("pointnn_modelnet40.yaml", "pointpn_modelnet40.yaml"):
+        config = load_config(os.path.join(ROOT, "configs", name), [f"data.root={root}"])
+        assert config.data.dataset == "modelnet40_h5" and config.data.val_fraction == 0
+        data = build_datasets(config.data)
+        assert len(data.train) == 10 and data.val is data.test and len(data.test) == 6
+        assert torch.equal(data.test[3][0], torch.from_numpy(shapes["test"][3, :1024]))
+    config = load_config(
+        os.path.join(ROOT, "configs", "pointnn_modelnet40.yaml"),
+        [f"data.root={root}", f"output_dir={tmp_path}", "data.num_points=128",
+         "model.options={num_stages: 2, embed_dim: 12, k: 8, num_groups: 32}",
+         "train.gamma_candidates=[1.0, 10.0]"],
+    )  # fmt: skip
+    results = run(config)
+    assert results["gamma_chosen_on"] == "test" and results["validation"].startswith("test set")
+    log = (tmp_path / "pointnn_modelnet40" / "train.log").read_text()
+    assert "the test set takes the validation role" in log and "10 train / 6 val / 6 test" in log
+    # an honest protocol is one override away
+    honest = load_config(
+        os.path.join(ROOT, "configs", "pointnn_modelnet40.yaml"),
+        [f"data.root={root}", "data.val_fraction=0.2", "train.select_gamma_on=val"],
+    )
+    data = build_datasets(honest.data)
+    assert len(data.train) == 8 and len(data.val) == 2 and data.val is not data.test
