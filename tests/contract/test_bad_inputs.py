@@ -110,6 +110,27 @@ def kitti_frame(tmp_path, label=GOOD_LABEL, calib=KITTI_CALIB, cloud=True):
     return str(root)
 
 
+def kitti_skipping(tmp_path, bad_label=GOOD_LABEL, bad_calib=KITTI_CALIB):
+    """Two frames, the first bad: ``skip_bad_files`` serves the second, with a warning."""
+    import warnings
+
+    root = kitti_frame(tmp_path, bad_label, bad_calib)
+    np.random.rand(40, 4).astype(np.float32).tofile(f"{root}/training/velodyne/000001.bin")
+    with open(f"{root}/training/label_2/000001.txt", "w") as handle:
+        handle.write(GOOD_LABEL)
+    with open(f"{root}/training/calib/000001.txt", "w") as handle:
+        handle.write(KITTI_CALIB)
+    with open(f"{root}/ImageSets/train.txt", "w") as handle:
+        handle.write("000000\n000001\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        item = D.KittiDetection(root, skip_bad_files=True)[0]
+    return item, [str(w.message) for w in caught]
+
+
+SINGULAR_CALIB = KITTI_CALIB.replace("R0_rect: 1 0 0 0 1 0 0 0 1", "R0_rect: 1 0 0 0 0 0 0 0 1")
+
+
 ROWS = {
     "ops.farthest_point_sample": [
         (
@@ -449,6 +470,16 @@ ROWS = {
             (FileNotFoundError, "000000.bin"),
         ),
         (
+            "KITTI nan label, skipped",
+            lambda t: kitti_skipping(t, bad_label=GOOD_LABEL.replace("1.65", "nan")),
+            ("ok", lambda r: r[0]["frame_id"] == "000001" and "'height' is nan" in r[1][0]),
+        ),
+        (
+            "KITTI singular calibration, skipped",
+            lambda t: kitti_skipping(t, bad_calib=SINGULAR_CALIB),
+            ("ok", lambda r: r[0]["frame_id"] == "000001" and "singular" in r[1][0]),
+        ),
+        (
             "ModelNetH5 root missing",
             lambda t: D.ModelNetH5(str(t / "nowhere")),
             (FileNotFoundError, "modelnet40_ply_hdf5_2048"),
@@ -532,7 +563,7 @@ ROWS = {
         (
             "val_fraction 7",
             bad_config(data={"dataset": "modelnet40", "val_fraction": 7.0}),
-            (ValueError, "'data.val_fraction' = 7.0: must be a finite number in (0, 1)"),
+            (ValueError, "'data.val_fraction' = 7.0: must be a finite number in [0, 1)"),
         ),
         (
             "num_points -5",
