@@ -30,6 +30,16 @@ def test_synthetic_meshcnn_configs_train_and_report(task, tmp_path):
         assert 0 <= results[key] <= 1, key
     folder = tmp_path / config.name
     assert (folder / "best.pt").is_file() and (folder / "metrics.jsonl").is_file()
+    # values: the reported test metrics are those of best.pt, recomputed here from scratch
+    from geo3d.engine.checkpoint import load_checkpoint
+    from geo3d.engine.trainer import evaluate
+
+    data = build_datasets(config.data)
+    model = create_model(config.model.name, num_classes=len(data.classes), **config.model.options)
+    model.load_state_dict(load_checkpoint(str(folder / "best.pt"))["model"])
+    again = evaluate(model, data.test, config, torch.device("cpu"), 0, 1, data.task)
+    for key in keys:
+        assert again[key[5:]] == pytest.approx(results[key], abs=1e-6), key
 
 
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(CONFIGS, "meshcnn_*.yaml"))))
