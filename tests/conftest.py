@@ -56,3 +56,16 @@ def load_shared_mesh(name: str):
         warnings.simplefilter("ignore")
         vertices, faces, _ = repair_mesh(mesh.vertices, mesh.faces)
     return vertices, faces
+
+
+def randomise_batch_norms(module: torch.nn.Module, seed: int = 0) -> None:
+    """Random running statistics and affine parameters in every BatchNorm1d of a float64
+    module, so that eval-mode golden tests see a wrong eps, order or layout in the values."""
+    g = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=g, dtype=torch.float64) * 0.2)
+            m.running_var.copy_(torch.rand(n, generator=g, dtype=torch.float64) + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=g, dtype=torch.float64) + 0.5)
+            m.bias.data.copy_(torch.randn(n, generator=g, dtype=torch.float64) * 0.1)

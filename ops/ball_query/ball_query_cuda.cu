@@ -42,18 +42,11 @@ int ball_query(const T* query, const T* support, const int64_t* query_lengths,
                const int64_t* support_lengths, int64_t batch, int64_t num_queries, int64_t n,
                T radius2, int64_t max_neighbors, int64_t* idx, void* stream) {
   if (batch == 0 || num_queries == 0 || n == 0) return 0;
-  // gridDim.y is capped at 65,535: launch the batch in chunks of that many clouds.
-  constexpr int64_t kMaxGridY = 65535;
-  for (int64_t offset = 0; offset < batch; offset += kMaxGridY) {
-    const int64_t chunk = batch - offset < kMaxGridY ? batch - offset : kMaxGridY;
-    const dim3 grid(static_cast<unsigned>((num_queries + kThreads - 1) / kThreads),
-                    static_cast<unsigned>(chunk));
+  return launch_over_clouds(batch, num_queries, kThreads, [&](dim3 grid, int64_t offset) {
     ball_query_kernel<T><<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-        query, support, query_lengths, support_lengths, offset, num_queries, n, radius2, max_neighbors, idx);
-    const cudaError_t error = cudaGetLastError();
-    if (error != cudaSuccess) return static_cast<int>(error);
-  }
-  return static_cast<int>(cudaGetLastError());
+        query, support, query_lengths, support_lengths, offset, num_queries, n, radius2,
+        max_neighbors, idx);
+  });
 }
 
 template int ball_query<float>(const float*, const float*, const int64_t*, const int64_t*,

@@ -28,9 +28,11 @@ inline void check_lengths_tensor(const at::Tensor& lengths, const char* name, in
 
 // Range check of lengths' values, wherever they live: a CUDA tensor is copied to the host
 // first (B values), so that the CPU and CUDA kernels reject exactly the same inputs.
+inline at::Tensor on_host(const at::Tensor& t) { return t.is_cpu() ? t : t.cpu(); }
+
 inline void check_lengths_values(const at::Tensor& lengths, const char* name,
                                  int64_t max_length) {
-  const at::Tensor host = lengths.is_cpu() ? lengths : lengths.cpu();
+  const at::Tensor host = on_host(lengths);
   const int64_t* data = host.data_ptr<int64_t>();
   for (int64_t b = 0; b < lengths.size(0); ++b) {
     TORCH_CHECK(data[b] >= 0 && data[b] <= max_length, "geo3d: '", name, "'[", b, "] = ",
@@ -42,6 +44,15 @@ inline void check_same_device(const at::Tensor& a, const char* a_name, const at:
                               const char* b_name) {
   TORCH_CHECK(a.device() == b.device(), "geo3d: '", a_name, "' is on ", a.device(), " but '",
               b_name, "' is on ", b.device());
+}
+
+// A lengths tensor of `points`: (batch,) int64, on the points' device, values in
+// [0, max_length].
+inline void check_lengths(const at::Tensor& lengths, const char* name, const at::Tensor& points,
+                          const char* points_name, int64_t batch, int64_t max_length) {
+  check_lengths_tensor(lengths, name, batch, max_length);
+  check_same_device(points, points_name, lengths, name);
+  check_lengths_values(lengths, name, max_length);
 }
 
 // The (query, support) pair of kNN and ball query with their lengths, on one device, and
@@ -58,12 +69,8 @@ inline void check_query_support(const at::Tensor& query, const at::Tensor& suppo
   const int64_t batch = query.size(0), num_queries = query.size(1), n = support.size(1);
   TORCH_CHECK(n < (int64_t(1) << 31),
               "geo3d: clouds of 2^31 points or more are not supported ('support' has ", n, ")");
-  check_lengths_tensor(query_lengths, "query_lengths", batch, num_queries);
-  check_lengths_tensor(support_lengths, "support_lengths", batch, n);
-  check_same_device(query, "query", query_lengths, "query_lengths");
-  check_same_device(query, "query", support_lengths, "support_lengths");
-  check_lengths_values(query_lengths, "query_lengths", num_queries);
-  check_lengths_values(support_lengths, "support_lengths", n);
+  check_lengths(query_lengths, "query_lengths", query, "query", batch, num_queries);
+  check_lengths(support_lengths, "support_lengths", query, "query", batch, n);
 }
 
 // FPS's inputs, shared by the CPU kernel and the CUDA glue: the same checks and messages.
@@ -74,13 +81,10 @@ inline void check_fps_inputs(const at::Tensor& xyz, const at::Tensor& lengths,
   const int64_t batch = xyz.size(0), n = xyz.size(1);
   TORCH_CHECK(n < (int64_t(1) << 31),
               "geo3d: clouds of 2^31 points or more are not supported ('xyz' has ", n, ")");
-  check_lengths_tensor(lengths, "lengths", batch, n);
+  check_lengths(lengths, "lengths", xyz, "xyz", batch, n);
   check_lengths_tensor(start_idx, "start_idx", batch, n);
-  check_same_device(xyz, "xyz", lengths, "lengths");
   check_same_device(xyz, "xyz", start_idx, "start_idx");
-  check_lengths_values(lengths, "lengths", n);
-  const at::Tensor len_host = lengths.is_cpu() ? lengths : lengths.cpu();
-  const at::Tensor start_host = start_idx.is_cpu() ? start_idx : start_idx.cpu();
+  const at::Tensor len_host = on_host(lengths), start_host = on_host(start_idx);
   const int64_t* len = len_host.data_ptr<int64_t>();
   const int64_t* start = start_host.data_ptr<int64_t>();
   for (int64_t b = 0; b < batch; ++b) {

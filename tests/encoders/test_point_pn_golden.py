@@ -10,17 +10,7 @@ import math
 import torch
 
 from geo3d.encoders.point_pn import PointPNEncoder
-
-
-def randomise(module, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    for m in module.modules():
-        if isinstance(m, torch.nn.BatchNorm1d):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=g, dtype=torch.float64) * 0.2)
-            m.running_var.copy_(torch.rand(n, generator=g, dtype=torch.float64) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g, dtype=torch.float64) + 0.5)
-            m.bias.data.copy_(torch.randn(n, generator=g, dtype=torch.float64) * 0.1)
+from tests.conftest import randomise_batch_norms
 
 
 def bn(m, x):
@@ -94,7 +84,7 @@ def test_point_pn_encoder_equals_its_equations():
     torch.manual_seed(0)
     encoder = PointPNEncoder(embed_dim=6, k=5, num_groups=8, blocks=(1, 2), expansions=(2, 1))
     encoder = encoder.double().eval()
-    randomise(encoder)
+    randomise_batch_norms(encoder)
     points = torch.rand(2, 30, 3, dtype=torch.float64)
     with torch.no_grad():
         got = encoder(points)

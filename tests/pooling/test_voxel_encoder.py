@@ -6,19 +6,9 @@ import pytest
 import torch
 
 from geo3d.pooling import VoxelFeatureEncoder
+from tests.conftest import randomise_batch_norms
 
 PILLAR_RANGE = [0.0, -4.0, -1.0, 8.0, 4.0, 1.0]  # one 2 m cell along z: pillars
-
-
-def randomise_batch_norms(encoder, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    for module in encoder.modules():
-        if isinstance(module, torch.nn.BatchNorm1d):
-            n = module.num_features
-            module.running_mean.copy_(torch.randn(n, generator=g, dtype=torch.float64) * 0.3)
-            module.running_var.copy_(torch.rand(n, generator=g, dtype=torch.float64) + 0.5)
-            module.weight.data.copy_(torch.rand(n, generator=g, dtype=torch.float64) + 0.5)
-            module.bias.data.copy_(torch.randn(n, generator=g, dtype=torch.float64) * 0.1)
 
 
 def official_vfe_by_hand(encoder, points, batch, voxel_size, point_range, pillars):
