@@ -13,7 +13,8 @@ a PNG where there is none (or where --out is given).
     python tools/visualize.py model --config C.yaml --checkpoint best.pt --split test --index 3
 
 ``--pool`` pools by MeshCNN's edge collapse with the mesh's own standardised features as
-priorities (what a pooling right after the input sees). ``model`` draws a trained MeshCNN:
+priorities (what a pooling right after the input sees), by the official rules or, with
+``--pool-variant exact``, by geo3d's current-one-ring rules. ``model`` draws a trained MeshCNN:
 a segmenter's labels and predictions per edge side by side, a classifier's mesh after
 each of its poolings, with the true and predicted class in the title.
 
@@ -58,8 +59,9 @@ def load_boxes(path: str) -> torch.Tensor:
     return torch.tensor(boxes, dtype=torch.float64).reshape(-1, 7)
 
 
-def pooled_levels(vertices, faces, targets) -> list[list]:
-    """The mesh and its pooled versions (priorities: standardised exact features)."""
+def pooled_levels(vertices, faces, targets, variant: str = "official") -> list[list]:
+    """The mesh and its pooled versions (priorities: standardised exact features; the
+    ``official`` or ``exact`` collapse rules)."""
     from geo3d.pooling import mesh_pool
     from geo3d.structures import MeshBatch, edge_features, faces_from_gemm, mesh_edges, repair_mesh
 
@@ -70,9 +72,8 @@ def pooled_levels(vertices, faces, targets) -> list[list]:
     mesh = MeshBatch.from_views([view], [vertices])
     levels = [[vis.mesh_geometry(vertices, faces), vis.edge_lines(vertices, view.edges)]]
     for target in targets:
-        x, mesh, _ = mesh_pool(
-            x, mesh, int(target) if float(target).is_integer() and target >= 1 else float(target)
-        )
+        target = int(target) if float(target).is_integer() and target >= 1 else float(target)
+        x, mesh, _ = mesh_pool(x, mesh, target, variant=variant)
         pooled_faces = faces_from_gemm(mesh.edges, mesh.gemm)
         levels.append(
             [
@@ -178,7 +179,7 @@ def scene_geometries(args) -> tuple[list, str, dict | None]:
     if args.source == "mesh":
         mesh = read_mesh(args.path)
         if args.pool:
-            levels = pooled_levels(mesh.vertices, mesh.faces, args.pool)
+            levels = pooled_levels(mesh.vertices, mesh.faces, args.pool, args.pool_variant)
             title = f"{os.path.basename(args.path)} pooled to {args.pool}"
             return vis.side_by_side(levels), title, None
         return [vis.mesh_geometry(mesh.vertices, mesh.faces)], os.path.basename(args.path), None
@@ -217,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pool", type=float, nargs="+", help="mesh: pooling targets (counts or fractions)"
     )
+    parser.add_argument(
+        "--pool-variant", choices=("official", "exact"), default="official",
+        help="mesh: MeshCNN's official collapse rules or geo3d's exact ones",
+    )  # fmt: skip
     parser.add_argument("--config", help="model: the experiment config")
     parser.add_argument("--checkpoint", help="model: a checkpoint of that config")
     parser.add_argument("--out", help="write this PNG instead of opening a window")

@@ -80,7 +80,9 @@ class MeshCNNEncoder(nn.Module):
     remaining edges (the official ``AvgPool1d(pool_res[-1])``).
 
     Defaults are the official SHREC settings: channels 64, 128, 256, 256; targets 600, 450,
-    300, 180; group norm with 16 groups; one residual block per stage.
+    300, 180; group norm with 16 groups; one residual block per stage; the official
+    collapse rules (``pool_variant="exact"`` for geo3d's current-one-ring rules,
+    :mod:`geo3d.pooling.edge_collapse`).
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class MeshCNNEncoder(nn.Module):
         norm: str = "group",
         num_groups: int = 16,
         resblocks: int = 1,
+        pool_variant: str = "official",
     ):
         super().__init__()
         if len(channels) != len(pool_targets):
@@ -102,7 +105,7 @@ class MeshCNNEncoder(nn.Module):
             MResConv(widths[i], widths[i + 1], resblocks) for i in range(len(channels))
         )
         self.norms = nn.ModuleList(_EdgeNorm(norm, c, num_groups) for c in channels)
-        self.pools = nn.ModuleList(MeshPool(t) for t in pool_targets)
+        self.pools = nn.ModuleList(MeshPool(t, pool_variant) for t in pool_targets)
         self.out_dim = widths[-1]
 
     def stages(self, x: torch.Tensor, mesh: MeshBatch) -> list[tuple[torch.Tensor, MeshBatch]]:
@@ -173,7 +176,8 @@ class MeshUNet(nn.Module):
     that mirrors it with unpooling and skip connections, and a last stage to the classes.
     As in the official code the last stage also ends with instance norm and ReLU, so the
     logits are non-negative. Defaults: the official COSEG / human-body settings (channels
-    32, 64, 128, 256; targets 1800, 1350, 600; 3 residual blocks).
+    32, 64, 128, 256; targets 1800, 1350, 600; 3 residual blocks; the official collapse
+    rules, ``pool_variant="exact"`` for geo3d's).
     """
 
     def __init__(
@@ -183,6 +187,7 @@ class MeshUNet(nn.Module):
         channels: tuple[int, ...] = (32, 64, 128, 256),
         pool_targets: tuple[int | float, ...] = (1800, 1350, 600),
         resblocks: int = 3,
+        pool_variant: str = "official",
     ):
         super().__init__()
         if len(pool_targets) != len(channels) - 1:
@@ -194,7 +199,7 @@ class MeshUNet(nn.Module):
         self.down = nn.ModuleList(
             DownConv(widths[i], widths[i + 1], resblocks) for i in range(len(channels))
         )
-        self.pools = nn.ModuleList(MeshPool(t) for t in pool_targets)
+        self.pools = nn.ModuleList(MeshPool(t, pool_variant) for t in pool_targets)
         rev = channels[::-1]
         self.up = nn.ModuleList(
             UpConv(rev[i], rev[i + 1], resblocks) for i in range(len(channels) - 1)

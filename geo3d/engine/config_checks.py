@@ -19,6 +19,8 @@ TASKS = ("classification", "segmentation")
 GAMMA_SPLITS = ("val", "test")
 SCANOBJECTNN_VARIANTS = ("OBJ_BG", "OBJ_ONLY", "PB_T50_RS")
 FEATURE_VARIANTS = ("official", "exact")
+MESH_POOL_VARIANTS = ("official", "exact")  # geo3d.ops.edge_collapse.VARIANTS
+MESH_MODELS = ("meshcnn_classifier", "meshcnn_segmenter")
 # Mesh augmentations and the range of their amount (scale: the std of N(1, std); flips
 # and slides: the fraction of edges or vertices touched).
 MESH_AUGMENT_RANGES = {
@@ -122,6 +124,12 @@ def check_config(config: ExperimentConfig, given: set[str]) -> None:
                        "by synthetic_shapes (it has its own validation split)")  # fmt: skip
 
     _choice("model.name", config.model.name, available_models())
+    if "pool_variant" in config.model.options:
+        variant = config.model.options["pool_variant"]
+        if config.model.name not in MESH_MODELS:
+            _fail("model.options.pool_variant", variant,
+                  f"is a MeshCNN option ({', '.join(MESH_MODELS)}), not {config.model.name}'s")  # fmt: skip
+        _choice("model.options.pool_variant", variant, MESH_POOL_VARIANTS)
 
     o = config.optimizer
     _choice("optimizer.name", o.name, OPTIMIZERS)

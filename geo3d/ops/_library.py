@@ -49,8 +49,8 @@ SCHEMAS: dict[str, str] = {
     ),
     "edge_collapse": (
         "(Tensor edges, Tensor gemm, Tensor sides, Tensor priority, Tensor vertices, "
-        "Tensor edge_ptr, Tensor vertex_ptr, Tensor targets) "
-        "-> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)"
+        "Tensor edge_ptr, Tensor vertex_ptr, Tensor targets, Tensor stale_refs, bool official) "
+        "-> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)"
     ),
     "scatter_soft_backward": (
         "(Tensor grad_out, Tensor src, Tensor index, Tensor out, Tensor lse) -> Tensor"

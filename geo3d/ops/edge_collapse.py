@@ -19,20 +19,31 @@ code calls ``union(source, target)`` (the ``MeshUnion`` of the original release:
 copied at the time of the union, membership clamped to 0/1); a survivor's pooled feature
 is the mean of the input features in its group.
 
-Where we differ on purpose (each would crash or degrade the official code):
+Two variants of the rules (``variant``):
+
+- ``"official"`` (the default, for equivalence with the paper and its trained weights)
+  reproduces the official bookkeeping, quirks included. A removed triplet's three edges
+  stay in their vertices' incident-edge lists (``Mesh.ve``; the official
+  ``__remove_triplete`` never calls ``remove_edge``), so later link conditions count
+  the deleted vertex and reject valid collapses (and, rarely, accept one where the real
+  rings fail): the edge whose side was cleaned almost never collapses itself, as both
+  its endpoints still list an edge to the deleted vertex.
+  A vertex merge renames the vertex in every edge row, dead ones included (the official
+  ``self.edges[mask] = edge[0]``), which the stale entries then read. Across layers, the
+  official ``Mesh.clean`` maps every dead edge id left in a list to 0, so each stale
+  entry becomes a reference to the pooled mesh's first edge; ``stale_refs`` carries
+  their count per vertex from one pooling to the next (:class:`CollapsePlan`). A triplet
+  centre is removed whatever its valence (at a pinch the official code deletes the
+  vertex under its other edges, and so do we).
+- ``"exact"`` reads the current one-rings: removed edges leave the lists, a triplet must
+  be a valence-3 vertex (else the edge is skipped), and no state crosses layers. It
+  accepts the collapses the official lists wrongly refuse.
+
+Where both differ from the official code on purpose (each would crash it):
 - when the queue runs out before the target, pooling stops and reports the count reached
   (the official ``heappop`` raises on the empty heap);
-- a triplet whose three edges do not meet in one vertex of valence 3 (at a pinched
-  vertex, where several fans of faces meet, the official code deletes the vertex under
-  its other edges), or a side whose neighbour faces share more than one edge, skips the
-  edge (the official code asserts or corrupts the mesh);
-- the link condition reads the current one-rings: the official code leaves a removed
-  triplet's edges in its vertex-to-edge lists, so later link checks count a deleted
-  vertex and reject some valid collapses.
-
-Each collapse and each triplet removes three edges, so the count ends at the target when
-``E - target`` is a multiple of 3 (always, for closed meshes and targets divisible by 3,
-as in every official setting), else up to two edges below it.
+- a triplet whose three edges do not meet in exactly one vertex, or a side whose
+  neighbour faces share more than one edge, skips the edge (the official code asserts).
 """
 
 from __future__ import annotations
@@ -43,6 +54,8 @@ from dataclasses import dataclass
 import torch
 
 from geo3d.ops._library import op, register_reference
+
+VARIANTS = ("official", "exact")
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,10 @@ class CollapsePlan:
         vertices: ``(V, 3)`` vertex positions after the merges (midpoints).
         vertex_alive: ``(V,)`` bool.
         counts: ``(B,)`` int64 edges per mesh after pooling.
+        stale_refs: ``(V,)`` int64, ``"official"`` only (zeros for ``"exact"``): how many
+            stale entries each vertex's incident-edge list holds, each of which the next
+            pooling reads as the first edge of the vertex's mesh (module docstring). Pass
+            it to that pooling to continue the official sequence.
     """
 
     kept: torch.Tensor
@@ -70,12 +87,20 @@ class CollapsePlan:
     vertices: torch.Tensor
     vertex_alive: torch.Tensor
     counts: torch.Tensor
+    stale_refs: torch.Tensor
 
 
 class _MeshCollapse:
-    """The planning of one mesh, in plain Python: the readable twin of the native kernel."""
+    """The planning of one mesh, in plain Python: the readable twin of the native kernel.
 
-    def __init__(self, edges, gemm, sides, num_vertices, vertices):
+    ``ve[v]`` is the official incident-edge list (a multiset: in ``"official"`` it keeps
+    stale entries). The official merge renames the vertex in every edge row; the rows ever
+    read again are those in some list and, in ``"official"``, row 0 (the carried stale
+    entries read it even after edge 0 died), so those are the rows a merge renames.
+    """
+
+    def __init__(self, edges, gemm, sides, num_vertices, vertices, official, stale_refs):
+        self.official = official
         self.edges = [list(e) for e in edges]
         self.gemm = [list(g) for g in gemm]
         self.sides = [list(s) for s in sides]
@@ -86,6 +111,9 @@ class _MeshCollapse:
         for e, (a, b) in enumerate(self.edges):
             self.ve[a].append(e)
             self.ve[b].append(e)
+        if official and self.edges:
+            for v, n in enumerate(stale_refs):
+                self.ve[v].extend([0] * n)
         self.vertices = [list(v) for v in vertices]
         self.vertex_alive = [True] * num_vertices
 
@@ -96,6 +124,15 @@ class _MeshCollapse:
             _, e = heapq.heappop(heap)
             if self.alive[e]:
                 self.collapse(e, target)
+
+    def stale_refs(self):
+        """Per vertex, the entries of its list that are not its live edges."""
+        degree = [0] * len(self.ve)
+        for e, (a, b) in enumerate(self.edges):
+            if self.alive[e]:
+                degree[a] += 1
+                degree[b] += 1
+        return [len(lst) - d for lst, d in zip(self.ve, degree)]
 
     # -- the official rules -------------------------------------------------------------
     def has_boundary(self, e):
@@ -137,7 +174,7 @@ class _MeshCollapse:
 
     def find_triplet(self, e, side):
         """``[]`` if the side is clean, the triplet's edges after re-linking around it, or
-        ``None`` where the official code would assert."""
+        ``None`` where the official code would assert (or, for ``"exact"``, at a pinch)."""
         key_a, key_b, other_a, other_b, keys_a, keys_b = self.face_info(e, side)
         shared = [(i, j) for i in range(2) for j in range(2) if keys_a[i] == keys_b[j]]
         if not shared:
@@ -147,7 +184,9 @@ class _MeshCollapse:
         i, j = shared[0]
         middle = keys_a[i]
         center = set(self.edges[key_a]) & set(self.edges[key_b]) & set(self.edges[middle])
-        if len(center) != 1 or len(self.ve[next(iter(center))]) != 3:
+        if len(center) != 1:
+            return None
+        if not self.official and len(self.ve[next(iter(center))]) != 3:
             return None  # not a valence-3 vertex (a pinch: several fans meet there)
         update_a, update_b = keys_a[1 - i], keys_b[1 - j]
         update_side_a = self.sides[key_a][other_a + 1 - i]
@@ -165,7 +204,7 @@ class _MeshCollapse:
         for key in invalid:
             vertex &= set(self.edges[key])
         for key in invalid:
-            self.kill(key)
+            self.kill(key, leave_lists=not self.official)
         (v,) = vertex
         self.vertex_alive[v] = False
 
@@ -190,7 +229,8 @@ class _MeshCollapse:
         u, w = self.edges[e]
         self.vertices[u] = [(p + q) / 2 for p, q in zip(self.vertices[u], self.vertices[w])]
         self.vertex_alive[w] = False
-        for k in self.ve[w]:
+        renamed = set(self.ve[w]) | ({0} if self.official and self.edges else set())
+        for k in renamed:
             self.edges[k] = [u if x == w else x for x in self.edges[k]]
         self.ve[u].extend(self.ve[w])
         self.ve[w] = []
@@ -203,12 +243,14 @@ class _MeshCollapse:
     def union(self, source, target):
         self.groups[target] = self.groups[target] | self.groups[source]
 
-    def kill(self, e):
+    def kill(self, e, leave_lists=True):
         self.alive[e] = False
         self.count -= 1
         self.groups[e] = None
-        for v in set(self.edges[e]):
-            self.ve[v].remove(e)
+        if leave_lists:
+            for v in set(self.edges[e]):
+                if e in self.ve[v]:
+                    self.ve[v].remove(e)
 
 
 def _other_side(side):
@@ -216,18 +258,22 @@ def _other_side(side):
 
 
 @register_reference("edge_collapse")
-def edge_collapse_reference(edges, gemm, sides, priority, vertices, edge_ptr, vertex_ptr, targets):
+def edge_collapse_reference(
+    edges, gemm, sides, priority, vertices, edge_ptr, vertex_ptr, targets, stale_refs, official
+):
     """See :func:`plan_edge_collapse`; returns the fields of :class:`CollapsePlan` in order."""
     outputs = {k: [] for k in ("kept", "edges", "gemm", "sides", "members")}
     new_vertices = vertices.clone()
     vertex_alive = torch.ones(vertices.shape[0], dtype=torch.bool)
+    stale_out = torch.zeros(vertices.shape[0], dtype=torch.int64)
     counts, out_offset = [], 0
     for b in range(edge_ptr.shape[0] - 1):
         e0, e1 = int(edge_ptr[b]), int(edge_ptr[b + 1])
         v0, v1 = int(vertex_ptr[b]), int(vertex_ptr[b + 1])
         local_gemm = torch.where(gemm[e0:e1] >= 0, gemm[e0:e1] - e0, -1)
         mesh = _MeshCollapse((edges[e0:e1] - v0).tolist(), local_gemm.tolist(),
-                             sides[e0:e1].tolist(), v1 - v0, vertices[v0:v1].tolist())  # fmt: skip
+                             sides[e0:e1].tolist(), v1 - v0, vertices[v0:v1].tolist(),
+                             official, stale_refs[v0:v1].tolist())  # fmt: skip
         mesh.run(priority[e0:e1].tolist(), int(targets[b]))
         kept = [e for e in range(e1 - e0) if mesh.alive[e]]
         new_index = {e: out_offset + i for i, e in enumerate(kept)}
@@ -239,6 +285,7 @@ def edge_collapse_reference(edges, gemm, sides, priority, vertices, edge_ptr, ve
         outputs["members"] += [[e0 + m, new_index[e]] for e in kept for m in sorted(mesh.groups[e])]
         new_vertices[v0:v1] = torch.tensor(mesh.vertices, dtype=vertices.dtype).reshape(-1, 3)
         vertex_alive[v0:v1] = torch.tensor(mesh.vertex_alive, dtype=torch.bool)
+        stale_out[v0:v1] = torch.tensor(mesh.stale_refs(), dtype=torch.int64)
         counts.append(len(kept))
         out_offset += len(kept)
     as_long = lambda rows, width: torch.tensor(rows, dtype=torch.int64).reshape(-1, width)  # noqa: E731
@@ -251,11 +298,14 @@ def edge_collapse_reference(edges, gemm, sides, priority, vertices, edge_ptr, ve
         new_vertices,
         vertex_alive,
         torch.tensor(counts, dtype=torch.int64),
+        stale_out,
     )
 
 
 @torch.library.register_fake("geo3d::edge_collapse")
-def _edge_collapse_fake(edges, gemm, sides, priority, vertices, edge_ptr, vertex_ptr, targets):
+def _edge_collapse_fake(
+    edges, gemm, sides, priority, vertices, edge_ptr, vertex_ptr, targets, stale_refs, official
+):
     ctx = torch.library.get_ctx()
     kept = ctx.new_dynamic_size()
     members = ctx.new_dynamic_size()
@@ -268,6 +318,7 @@ def _edge_collapse_fake(edges, gemm, sides, priority, vertices, edge_ptr, vertex
         torch.empty_like(vertices),
         vertices.new_empty((vertices.shape[0],), dtype=torch.bool),
         edges.new_empty((edge_ptr.shape[0] - 1,)),
+        torch.empty_like(stale_refs),
     )
 
 
@@ -287,6 +338,9 @@ def plan_edge_collapse(
     edge_ptr: torch.Tensor,
     vertex_ptr: torch.Tensor,
     targets: torch.Tensor,
+    *,
+    variant: str = "official",
+    stale_refs: torch.Tensor | None = None,
 ) -> CollapsePlan:
     """Plan MeshCNN's edge collapses for a packed batch of meshes (module docstring).
 
@@ -299,10 +353,16 @@ def plan_edge_collapse(
         vertices: ``(V, 3)`` float positions (merged at midpoints, for display).
         edge_ptr, vertex_ptr: ``(B + 1,)`` int64 offsets of each mesh's edges and vertices.
         targets: ``(B,)`` int64 edge count to reach per mesh.
+        variant: ``"official"`` (the official bookkeeping, quirks included) or ``"exact"``
+            (current one-rings); see the module docstring.
+        stale_refs: ``(V,)`` int64, ``"official"`` only: the previous pooling's
+            :attr:`CollapsePlan.stale_refs` (``None``: a freshly built mesh, none).
 
     All on the CPU (the planning is sequential integer work). The native kernel plans the
     meshes in parallel; memory is linear in the edge count.
     """
+    if variant not in VARIANTS:
+        raise ValueError(f"'variant' must be one of {VARIANTS} (got {variant!r})")
     for name, t, desc, dims, last in (("edges", edges, "(E, 2)", 2, 2), ("gemm", gemm, "(E, 4)", 2, 4),
                                       ("sides", sides, "(E, 4)", 2, 4), ("edge_ptr", edge_ptr, "(B + 1,)", 1, None),
                                       ("vertex_ptr", vertex_ptr, "(B + 1,)", 1, None),
@@ -319,8 +379,17 @@ def plan_edge_collapse(
         raise ValueError(f"Expected float 'vertices' of shape (V, 3) (got {tuple(vertices.shape)})")
     if bool((targets < 0).any()):
         raise ValueError(f"'targets' must be non-negative (got {targets.tolist()})")
-    tensors = (edges, gemm, sides, priority, vertices, edge_ptr, vertex_ptr, targets)
+    if stale_refs is None:
+        stale_refs = torch.zeros(vertices.shape[0], dtype=torch.int64, device=vertices.device)
+    _check_long("stale_refs", stale_refs, "(V,)", 1)
+    if stale_refs.shape[0] != vertices.shape[0] or bool((stale_refs < 0).any()):
+        raise ValueError(
+            f"'stale_refs' must hold one non-negative count per vertex ({vertices.shape[0]})"
+        )
+    if variant == "exact" and bool(stale_refs.any()):
+        raise ValueError("'stale_refs' is official bookkeeping: the exact variant takes none")
+    tensors = (edges, gemm, sides, priority, vertices, edge_ptr, vertex_ptr, targets, stale_refs)
     if any(t.device.type != "cpu" for t in tensors):
         raise ValueError("plan_edge_collapse works on CPU tensors (move the mesh topology there)")
-    outputs = op("edge_collapse")(*(t.contiguous() for t in tensors))
+    outputs = op("edge_collapse")(*(t.contiguous() for t in tensors), variant == "official")
     return CollapsePlan(*outputs)

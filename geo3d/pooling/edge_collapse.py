@@ -5,6 +5,11 @@ The planning (which edges collapse, which input edges each survivor absorbs) is 
 native op :func:`geo3d.ops.plan_edge_collapse`; the features are then merged by a
 differentiable segment mean over the plan's ``(input edge, output edge)`` pairs, with no
 dense ``E x E`` matrix.
+
+``variant="official"`` (the default) reproduces the official collapse sequence, its
+bookkeeping quirks included, so that MeshCNN's trained weights and published numbers
+carry over; ``variant="exact"`` reads the current one-rings and accepts the collapses the
+official stale lists refuse (:mod:`geo3d.ops.edge_collapse` says where they differ).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import torch
 from torch import nn
 
 from geo3d.ops import plan_edge_collapse, scatter
+from geo3d.ops.edge_collapse import VARIANTS
 from geo3d.structures.mesh_batch import MeshBatch
 
 
@@ -24,13 +30,15 @@ class PoolRecord:
     """What :class:`MeshUnpool` needs to undo a pooling.
 
     ``members (M, 2)`` int64 ``(input edge, output edge)`` pairs; ``num_input_edges``;
-    ``counts (B,)`` edges per mesh after pooling; ``targets (B,)`` the counts asked for.
+    ``counts (B,)`` edges per mesh after pooling; ``targets (B,)`` the counts asked for;
+    ``kept (E',)`` the input edge that each output edge continues.
     """
 
     members: torch.Tensor
     num_input_edges: int
     counts: torch.Tensor
     targets: torch.Tensor
+    kept: torch.Tensor
 
 
 def pool_targets(edge_counts: torch.Tensor, target: int | float) -> torch.Tensor:
@@ -47,14 +55,36 @@ def pool_targets(edge_counts: torch.Tensor, target: int | float) -> torch.Tensor
     return torch.full_like(edge_counts, target)
 
 
+def _priority(x: torch.Tensor, variant: str, chunk: int = 8192) -> torch.Tensor:
+    """``(E,)`` float32 squared norms of the edge features, on the CPU. ``official`` sums
+    the channels in the official layout (``(C, E)``, over dim 0: the official
+    ``torch.sum(features * features, 0)``) so that near-ties round as the official CPU run;
+    a chunk of edges at a time, so the transposed copy stays small."""
+    with torch.no_grad():
+        x = x.detach().float()
+        if variant != "official":
+            return x.square().sum(dim=1).cpu()
+        parts = []
+        for start in range(0, x.shape[0], chunk):
+            part = x[start : start + chunk].t().contiguous()
+            parts.append((part * part).sum(dim=0))
+        return torch.cat(parts).cpu() if parts else x.new_zeros(0).cpu()
+
+
 def mesh_pool(
-    x: torch.Tensor, mesh: MeshBatch, target: int | float, warn: bool = True
+    x: torch.Tensor,
+    mesh: MeshBatch,
+    target: int | float,
+    warn: bool = True,
+    variant: str = "official",
 ) -> tuple[torch.Tensor, MeshBatch, PoolRecord]:
     """Collapse edges of every mesh until it has ``target`` edges (:func:`pool_targets`).
 
     Args:
         x: ``(E, C)`` edge features; the priority of an edge is ``|x_e|^2``, smallest first.
         mesh: the batch ``x`` lives on.
+        variant: ``"official"`` or ``"exact"`` rules (module docstring). The official one
+            carries its bookkeeping to the next pooling in ``mesh.stale_refs``.
     Returns:
         ``(pooled (E', C), pooled mesh, record)``: each survivor's feature is the mean of the
         features of the input edges in its group. Where a mesh runs out of valid collapses
@@ -64,12 +94,15 @@ def mesh_pool(
         raise ValueError(
             f"MeshPool expects 'x' of shape ({mesh.num_edges}, C) (got {tuple(x.shape)})"
         )
+    if variant not in VARIANTS:
+        raise ValueError(f"MeshPool 'variant' must be one of {VARIANTS} (got {variant!r})")
     targets = pool_targets(mesh.edge_counts().cpu(), target)
-    with torch.no_grad():
-        priority = x.detach().float().square().sum(dim=1).cpu()
+    priority = _priority(x, variant)
     cpu = mesh.to("cpu")
+    stale = cpu.stale_refs if variant == "official" else None
     plan = plan_edge_collapse(cpu.edges, cpu.gemm, cpu.sides, priority, cpu.vertices,
-                              cpu.edge_ptr, cpu.vertex_ptr, targets)  # fmt: skip
+                              cpu.edge_ptr, cpu.vertex_ptr, targets, variant=variant,
+                              stale_refs=stale)  # fmt: skip
     stuck = (plan.counts > targets + 2).nonzero().squeeze(1).tolist()
     if warn and stuck:
         details = ", ".join(f"mesh {b}: {int(plan.counts[b])} > {int(targets[b])}" for b in stuck)
@@ -91,8 +124,9 @@ def mesh_pool(
         vertices=plan.vertices.to(device),
         edge_ptr=out_ptr.to(device),
         vertex_ptr=mesh.vertex_ptr,
+        stale_refs=plan.stale_refs.to(device) if variant == "official" else None,
     )
-    record = PoolRecord(members, mesh.num_edges, plan.counts, targets)
+    record = PoolRecord(members, mesh.num_edges, plan.counts, targets, plan.kept.to(device))
     return pooled, pooled_mesh, record
 
 
@@ -116,16 +150,19 @@ def mesh_unpool(y: torch.Tensor, record: PoolRecord) -> torch.Tensor:
 class MeshPool(nn.Module):
     """:func:`mesh_pool` as a layer: ``(x, mesh) -> (pooled, pooled mesh, record)``."""
 
-    def __init__(self, target: int | float):
+    def __init__(self, target: int | float, variant: str = "official"):
         super().__init__()
         pool_targets(torch.zeros(1, dtype=torch.int64), target)  # validate early
+        if variant not in VARIANTS:
+            raise ValueError(f"MeshPool 'variant' must be one of {VARIANTS} (got {variant!r})")
         self.target = target
+        self.variant = variant
 
     def forward(self, x: torch.Tensor, mesh: MeshBatch):
-        return mesh_pool(x, mesh, self.target)
+        return mesh_pool(x, mesh, self.target, variant=self.variant)
 
     def extra_repr(self) -> str:
-        return f"target={self.target}"
+        return f"target={self.target}, variant={self.variant!r}"
 
 
 class MeshUnpool(nn.Module):

@@ -25,6 +25,9 @@ class MeshBatch:
         vertices: ``(V, 3)`` float positions.
         edge_ptr: ``(B + 1,)`` int64 offsets of each mesh's edges.
         vertex_ptr: ``(B + 1,)`` int64 offsets of each mesh's vertices.
+        stale_refs: ``(V,)`` int64 or ``None``: the official MeshCNN pooling's leftover
+            incident-edge entries per vertex, carried from one pooling to the next
+            (:attr:`geo3d.ops.CollapsePlan.stale_refs`); ``None`` for a fresh mesh.
     """
 
     edges: torch.Tensor
@@ -33,6 +36,7 @@ class MeshBatch:
     vertices: torch.Tensor
     edge_ptr: torch.Tensor
     vertex_ptr: torch.Tensor
+    stale_refs: torch.Tensor | None = None
 
     @classmethod
     def from_views(cls, views: list[MeshEdges], vertices: list[torch.Tensor]) -> MeshBatch:
@@ -70,7 +74,8 @@ class MeshBatch:
         return ptr_to_batch(self.edge_ptr)
 
     def to(self, device) -> MeshBatch:
-        return replace(self, **{k: getattr(self, k).to(device) for k in self.__dataclass_fields__})
+        fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return replace(self, **{k: v.to(device) for k, v in fields.items() if v is not None})
 
     def mesh(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(vertices, edges, gemm)`` of one mesh with local indices."""

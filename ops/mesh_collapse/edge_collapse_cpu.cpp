@@ -5,6 +5,12 @@
 // the two output for output. Memory is linear in the edge count: a heap of (priority, id),
 // per-vertex incident-edge lists and per-edge sorted member lists (freed when an edge
 // dies), where the official code keeps a dense E x E union matrix.
+//
+// `official` keeps the official bookkeeping: a removed triplet's edges stay in the
+// incident-edge lists `ve_` (stale entries) and `stale` adds the previous layer's stale
+// entries as references to local edge 0. The official merge renames the vertex in every
+// edge row; the rows ever read again are those in some list, and row 0 (which the carried
+// stale entries read even after edge 0 died), so those are the rows renamed here.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -28,13 +34,15 @@ struct MeshResult {
   std::vector<Index> member_rows;          // flattened (input local id, kept position)
   std::vector<double> vertices;            // local positions after merges
   std::vector<uint8_t> vertex_alive;
+  std::vector<Index> stale;                // per local vertex: list entries not its live edges
 };
 
 class MeshCollapse {
  public:
   MeshCollapse(const Index* edges, const Index* gemm, const Index* sides, Index num_edges,
-               Index edge_offset, Index vertex_offset, Index num_vertices, const double* xyz)
-      : num_edges_(num_edges), count_(num_edges) {
+               Index edge_offset, Index vertex_offset, Index num_vertices, const double* xyz,
+               bool official, const Index* stale)
+      : official_(official), num_edges_(num_edges), count_(num_edges) {
     edges_.resize(2 * num_edges);
     gemm_.resize(4 * num_edges);
     sides_.assign(sides, sides + 4 * num_edges);
@@ -52,6 +60,9 @@ class MeshCollapse {
     for (Index e = 0; e < num_edges; ++e) {
       ve_[edges_[2 * e]].push_back(e);
       ve_[edges_[2 * e + 1]].push_back(e);
+    }
+    if (official && num_edges > 0) {
+      for (Index v = 0; v < num_vertices; ++v) ve_[v].insert(ve_[v].end(), stale[v], Index(0));
     }
     vertices_.assign(xyz, xyz + 3 * num_vertices);
     vertex_alive_.assign(num_vertices, 1);
@@ -97,6 +108,12 @@ class MeshCollapse {
     }
     out.vertices = vertices_;
     out.vertex_alive = vertex_alive_;
+    out.stale.resize(ve_.size());
+    for (size_t v = 0; v < ve_.size(); ++v) out.stale[v] = static_cast<Index>(ve_[v].size());
+    for (const Index e : out.kept) {
+      --out.stale[edges_[2 * e]];
+      --out.stale[edges_[2 * e + 1]];
+    }
     return out;
   }
 
@@ -173,8 +190,9 @@ class MeshCollapse {
     if (shared != 1) return -1;
     const Index middle = f.keys_a[si];
     const Index center = common_vertex(f.key_a, f.key_b, middle);
-    // Only a valence-3 vertex is a triplet (at a pinch, other fans still use the vertex).
-    if (center < 0 || ve_[center].size() != 3) return -1;
+    if (center < 0) return -1;
+    // Exact: only a valence-3 vertex is a triplet (at a pinch, other fans still use it).
+    if (!official_ && ve_[center].size() != 3) return -1;
     const Index update_a = f.keys_a[1 - si], update_b = f.keys_b[1 - sj];
     const Index update_side_a = sd(f.key_a, f.other_a + 1 - si);
     const Index update_side_b = sd(f.key_b, f.other_b + 1 - sj);
@@ -212,7 +230,7 @@ class MeshCollapse {
 
   void remove_triplet(const Index* triplet) {
     const Index v = common_vertex(triplet[0], triplet[1], triplet[2]);
-    for (int i = 0; i < 3; ++i) kill(triplet[i]);
+    for (int i = 0; i < 3; ++i) kill(triplet[i], /*leave_lists=*/!official_);
     vertex_alive_[v] = 0;
   }
 
@@ -259,6 +277,10 @@ class MeshCollapse {
       for (int j = 0; j < 2; ++j)
         if (edges_[2 * k + j] == w) edges_[2 * k + j] = u;
     }
+    if (official_ && num_edges_ > 0) {
+      for (int j = 0; j < 2; ++j)
+        if (edges_[j] == w) edges_[j] = u;
+    }
     ve_[u].insert(ve_[u].end(), ve_[w].begin(), ve_[w].end());
     std::vector<Index>().swap(ve_[w]);
   }
@@ -279,10 +301,11 @@ class MeshCollapse {
     into.swap(merged_);
   }
 
-  void kill(Index e) {
+  void kill(Index e, bool leave_lists = true) {
     alive_[e] = 0;
     --count_;
     std::vector<Index>().swap(groups_[e]);
+    if (!leave_lists) return;
     for (int j = 0; j < 2; ++j) {
       const Index v = edges_[2 * e + j];
       if (j == 1 && v == edges_[2 * e]) break;
@@ -292,6 +315,7 @@ class MeshCollapse {
     }
   }
 
+  bool official_;
   Index num_edges_, count_;
   std::vector<Index> edges_, gemm_, sides_;
   std::vector<uint8_t> alive_;
@@ -355,11 +379,11 @@ void check_topology(const Index* edges, const Index* gemm, const Index* sides, c
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor,
-           at::Tensor>
+           at::Tensor, at::Tensor>
 edge_collapse_cpu(const at::Tensor& edges, const at::Tensor& gemm, const at::Tensor& sides,
                   const at::Tensor& priority, const at::Tensor& vertices,
                   const at::Tensor& edge_ptr, const at::Tensor& vertex_ptr,
-                  const at::Tensor& targets) {
+                  const at::Tensor& targets, const at::Tensor& stale_refs, bool official) {
   check_long_2d(edges, "edges", 2);
   check_long_2d(gemm, "gemm", 4);
   check_long_2d(sides, "sides", 4);
@@ -396,6 +420,18 @@ edge_collapse_cpu(const at::Tensor& edges, const at::Tensor& gemm, const at::Ten
   }
   check_topology(edges.data_ptr<Index>(), gemm.data_ptr<Index>(), sides.data_ptr<Index>(), eptr,
                  vptr, batch);
+  TORCH_CHECK(stale_refs.dim() == 1 && stale_refs.size(0) == vertices.size(0) &&
+                  stale_refs.scalar_type() == at::kLong && stale_refs.is_contiguous() &&
+                  stale_refs.device().is_cpu(),
+              "geo3d: expected contiguous int64 CPU 'stale_refs' of shape (", vertices.size(0), ")");
+  const Index* stale = stale_refs.data_ptr<Index>();
+  for (int64_t v = 0; v < vertices.size(0); ++v) {
+    // A stale entry is a former incident edge: never more than the edges of the batch.
+    TORCH_CHECK(stale[v] >= 0 && stale[v] <= 2 * num_edges + 2 * vertices.size(0),
+                "geo3d: stale_refs[", v, "] = ", stale[v], " is not a plausible count");
+    TORCH_CHECK(official || stale[v] == 0,
+                "geo3d: 'stale_refs' is official bookkeeping: the exact variant takes none");
+  }
 
   const at::Tensor xyz = vertices.to(at::kDouble).contiguous();
   std::vector<MeshResult> results(batch);
@@ -404,7 +440,8 @@ edge_collapse_cpu(const at::Tensor& edges, const at::Tensor& gemm, const at::Ten
       const Index e0 = eptr[b], v0 = vptr[b];
       MeshCollapse mesh(edges.data_ptr<Index>() + 2 * e0, gemm.data_ptr<Index>() + 4 * e0,
                         sides.data_ptr<Index>() + 4 * e0, eptr[b + 1] - e0, e0, v0,
-                        vptr[b + 1] - v0, xyz.data_ptr<double>() + 3 * v0);
+                        vptr[b + 1] - v0, xyz.data_ptr<double>() + 3 * v0, official,
+                        stale + v0);
       mesh.run(single ? priority.data_ptr<float>() + e0 : nullptr,
                single ? nullptr : priority.data_ptr<double>() + e0, target[b]);
       results[b] = mesh.result();
@@ -425,6 +462,7 @@ edge_collapse_cpu(const at::Tensor& edges, const at::Tensor& gemm, const at::Ten
   at::Tensor new_xyz = at::empty({vertices.size(0), 3}, xyz.options());
   at::Tensor alive = at::empty({vertices.size(0)}, vertices.options().dtype(at::kBool));
   at::Tensor counts = at::empty({batch}, long_options);
+  at::Tensor stale_out = at::empty({vertices.size(0)}, long_options);
   Index out_offset = 0, member_offset = 0;
   for (int64_t b = 0; b < batch; ++b) {
     const MeshResult& r = results[b];
@@ -453,12 +491,13 @@ edge_collapse_cpu(const at::Tensor& edges, const at::Tensor& gemm, const at::Ten
     std::copy(r.vertices.begin(), r.vertices.end(), new_xyz.data_ptr<double>() + 3 * v0);
     bool* al = alive.data_ptr<bool>() + v0;
     for (Index i = 0; i < nv; ++i) al[i] = r.vertex_alive[i] != 0;
+    std::copy(r.stale.begin(), r.stale.end(), stale_out.data_ptr<Index>() + v0);
     counts.data_ptr<Index>()[b] = n;
     out_offset += n;
     member_offset += m;
   }
   return {kept, new_edges, new_gemm, new_sides, members, new_xyz.to(vertices.scalar_type()), alive,
-          counts};
+          counts, stale_out};
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ from geo3d.data import io
 from geo3d.engine import load_config
 from geo3d.pooling import (
     AttentionPool,
+    MeshPool,
     SetPool,
     VoxelFeatureEncoder,
     WindowAttentionPool,
@@ -538,6 +539,11 @@ ROWS = {
             lambda t: soft_pool_features(torch.rand(1, 5, 3), 6),
             (ValueError, "num_points"),
         ),
+        (
+            "unknown MeshPool variant",
+            lambda t: MeshPool(0.5, variant="paper"),
+            (ValueError, "'variant' must be one of ('official', 'exact')"),
+        ),
     ],
     "config": [
         (
@@ -622,6 +628,19 @@ ROWS = {
             "variant for modelnet",
             bad_config(data={"dataset": "modelnet40", "variant": "OBJ_BG"}),
             (ValueError, "only scanobjectnn has variants"),
+        ),
+        (
+            "unknown MeshCNN pool variant",
+            bad_config(
+                data={"dataset": "synthetic_meshes"},
+                model={"name": "meshcnn_classifier", "options": {"pool_variant": "paper"}},
+            ),
+            (ValueError, "'model.options.pool_variant' = 'paper': must be one of official, exact"),
+        ),
+        (
+            "pool variant for a point model",
+            bad_config(model={"name": "point_pn", "options": {"pool_variant": "exact"}}),
+            (ValueError, "is a MeshCNN option"),
         ),
         (
             "unknown key",

@@ -30,6 +30,19 @@ def plan_args(mesh: MeshBatch, priority, targets):
             mesh.vertex_ptr, torch.as_tensor(targets))  # fmt: skip
 
 
+def reference_plan(mesh: MeshBatch, priority, targets, variant, stale_refs=None):
+    """The Python reference's outputs for the same call as :func:`plan_edge_collapse`."""
+    if stale_refs is None:
+        stale_refs = torch.zeros(mesh.vertices.shape[0], dtype=torch.int64)
+    return edge_collapse_reference(*plan_args(mesh, priority, targets), stale_refs,
+                                   variant == "official")  # fmt: skip
+
+
+def assert_same_plan(native, reference):
+    for name, a, b in zip(native.__dataclass_fields__, vars(native).values(), reference):
+        assert torch.equal(a, b), name
+
+
 def euler(vertices_alive, edges, gemm):
     """V - E + F, each face counted by its three edges' sides (a closed component pooled
     down to two triangles on the same three edges still counts two faces)."""
@@ -55,48 +68,62 @@ def check_surface(edges, gemm, sides):
 
 
 @needs_native
+@pytest.mark.parametrize("variant", ["official", "exact"])
 @pytest.mark.parametrize("priority_kind", ["features", "random"])
-def test_native_equals_reference_on_a_batch_of_real_meshes(priority_kind):
+def test_native_equals_reference_on_a_batch_of_real_meshes(priority_kind, variant):
     mesh, loaded = batch_of(["suzanne", "woody", "beetle", "modelnet:monitor_0001"])
     if priority_kind == "features":
         priority = torch.cat([(edge_features(v, view) ** 2).sum(1) for v, _, view in loaded])
     else:
         priority = torch.rand(mesh.num_edges, generator=torch.Generator().manual_seed(3))
     targets = [int(c) // 2 for c in mesh.edge_counts()]
-    native = plan_edge_collapse(*plan_args(mesh, priority, targets))
-    reference = edge_collapse_reference(*plan_args(mesh, priority, targets))
-    for name, a, b in zip(native.__dataclass_fields__, vars(native).values(), reference):
-        assert torch.equal(a, b), name
+    native = plan_edge_collapse(*plan_args(mesh, priority, targets), variant=variant)
+    assert_same_plan(native, reference_plan(mesh, priority, targets, variant))
+    if variant == "exact":
+        return
+    # A second pooling with the carried stale entries: both planners read them alike.
+    pooled = MeshBatch(native.edges, native.gemm, native.sides, native.vertices,
+                       torch.cat([torch.zeros(1, dtype=torch.int64), native.counts.cumsum(0)]),
+                       mesh.vertex_ptr)  # fmt: skip
+    assert bool(native.stale_refs.any())
+    priority = torch.rand(pooled.num_edges, generator=torch.Generator().manual_seed(4))
+    targets = [int(c) * 2 // 3 for c in pooled.edge_counts()]
+    again = plan_edge_collapse(*plan_args(pooled, priority, targets), stale_refs=native.stale_refs)
+    assert_same_plan(again, reference_plan(pooled, priority, targets, variant, native.stale_refs))
 
 
 @needs_native
+@pytest.mark.parametrize("variant", ["official", "exact"])
 @pytest.mark.parametrize("seed", range(4))
-def test_native_equals_reference_on_random_priorities_and_targets(seed):
+def test_native_equals_reference_on_random_priorities_and_targets(seed, variant):
     generator = torch.Generator().manual_seed(seed)
     mesh, _ = batch_of(["cow", "spot"])
     priority = torch.randn(mesh.num_edges, generator=generator, dtype=torch.float64)
     priority[::7] = 0.5  # ties: broken by edge id
     targets = torch.randint(0, 4000, (2,), generator=generator)
-    native = plan_edge_collapse(*plan_args(mesh, priority, targets))
-    reference = edge_collapse_reference(*plan_args(mesh, priority, targets))
-    for name, a, b in zip(native.__dataclass_fields__, vars(native).values(), reference):
-        assert torch.equal(a, b), name
+    native = plan_edge_collapse(*plan_args(mesh, priority, targets), variant=variant)
+    assert_same_plan(native, reference_plan(mesh, priority, targets, variant))
 
 
+@pytest.mark.parametrize("variant", ["official", "exact"])
 @pytest.mark.parametrize("name", MESHES + ("modelnet:desk_0201", "modelnet:table_0393"))
-def test_pooling_real_meshes_keeps_a_valid_surface(name):
+def test_pooling_real_meshes_keeps_a_valid_surface(name, variant):
     vertices, faces, view = load(name)
     mesh = MeshBatch.from_views([view], [vertices])
     closed = not bool(view.boundary.any())
     characteristic = euler(vertices.shape[0], view.edges, view.gemm)
     generator = torch.Generator().manual_seed(0)
     alive = torch.ones(vertices.shape[0], dtype=torch.bool)
+    stale = None
     for _ in range(3):  # three poolings, each to half the edges
         count = mesh.num_edges
         target = (count // 2) // 3 * 3 + count % 3  # E - target divisible by 3
         plan = plan_edge_collapse(
-            *plan_args(mesh, torch.rand(count, generator=generator), [target])
+            *plan_args(mesh, torch.rand(count, generator=generator), [target]),
+            variant=variant,
+            stale_refs=stale,
         )
+        stale = plan.stale_refs if variant == "official" else None
         reached = int(plan.counts[0])
         assert reached == target or (not closed and reached > target)
         if closed:
@@ -161,9 +188,8 @@ def test_a_valence_three_vertex_is_cleaned_as_a_triplet():
     view = mesh_edges(faces)
     mesh = MeshBatch.from_views([view], [vertices])
     priority = torch.arange(6, dtype=torch.float32)
-    plan = plan_edge_collapse(*plan_args(mesh, priority, [0]))
-    reference = edge_collapse_reference(*plan_args(mesh, priority, [0]))
-    assert all(torch.equal(a, b) for a, b in zip(vars(plan).values(), reference))
+    plan = plan_edge_collapse(*plan_args(mesh, priority, [0]), variant="exact")
+    assert_same_plan(plan, reference_plan(mesh, priority, [0], "exact"))
     assert int(plan.counts[0]) == 3  # the triplet went; nothing valid is left
     assert int(plan.vertex_alive.sum()) == 3
 
@@ -198,13 +224,14 @@ def test_bad_input_is_rejected_by_the_wrapper_and_the_kernel():
         plan_edge_collapse(*good[:7], torch.tensor([-1]))
     if not has_native_kernel("edge_collapse", "cpu"):
         return
+    extra = (torch.zeros(6, dtype=torch.int64), True)  # no stale entries, official rules
     broken = good[1].clone()
     broken[0, 0] = 5 if int(broken[0, 0]) != 5 else 6  # a neighbour that does not list it back
     with pytest.raises(RuntimeError, match="disagree|outside"):
-        op("edge_collapse")(good[0], broken, *good[2:])
+        op("edge_collapse")(good[0], broken, *good[2:], *extra)
     far = good[1].clone()
     far[3, 2] = 99
     with pytest.raises(RuntimeError, match="outside"):
-        op("edge_collapse")(good[0], far, *good[2:])
+        op("edge_collapse")(good[0], far, *good[2:], *extra)
     with pytest.raises(RuntimeError, match="edge_ptr"):
-        op("edge_collapse")(*good[:5], torch.tensor([0, 11]), *good[6:])
+        op("edge_collapse")(*good[:5], torch.tensor([0, 11]), *good[6:], *extra)

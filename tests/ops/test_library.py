@@ -63,8 +63,9 @@ def _icosahedron_plan_args():
     view = mesh_edges(torch.tensor(ico.faces, dtype=torch.int64))
     mesh = MeshBatch.from_views([view, view], [vertices, vertices])
     priority = torch.rand(mesh.num_edges, generator=G)
+    stale = torch.randint(0, 2, (mesh.vertices.shape[0],), generator=G)
     return (mesh.edges, mesh.gemm, mesh.sides, priority, mesh.vertices, mesh.edge_ptr,
-            mesh.vertex_ptr, torch.tensor([18, 9]))  # fmt: skip
+            mesh.vertex_ptr, torch.tensor([18, 9]), stale, True)  # fmt: skip
 
 
 OPCHECK_CASES["edge_collapse"] = _icosahedron_plan_args()

@@ -45,3 +45,15 @@ def test_pooling_benchmark_compares_with_the_plain_formulas(tool):
         "padded dense + mask",
     ) in methods
     assert all(forward > 0 and both > 0 and memory >= 0 for *_, forward, both, memory in rows)
+
+
+def test_mesh_benchmark_compares_the_collapse_rules(tool):
+    if not os.path.isfile(tool.BUNNY):
+        pytest.skip("the shared meshes are not here")
+    pytest.importorskip("open3d")
+    rows = tool.bench_mesh_variants()
+    assert [name for name, *_ in rows] == list(tool.VARIANT_MESHES)
+    for _, edges, target, official, exact, differ in rows:
+        assert target == edges // 2 and official >= target - 2 and exact >= target - 2
+        assert 0 <= differ < 100
+    assert any(differ > 0 for *_, differ in rows)
