@@ -18,6 +18,7 @@ from geo3d.engine import load_config  # noqa: E402
 from geo3d.engine.checkpoint import load_checkpoint  # noqa: E402
 from geo3d.engine.cli import run_tool  # noqa: E402
 from geo3d.engine.data import build_datasets  # noqa: E402
+from geo3d.engine.tasks import make_task  # noqa: E402
 from geo3d.engine.trainer import evaluate  # noqa: E402
 from geo3d.models import create_model  # noqa: E402
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     model.to(device)
     results = {}
     for split, dataset in (("val", data.val), ("test", data.test)):
-        metrics = evaluate(model, dataset, config, device, 0, 1, data.task)
+        metrics = evaluate(model, dataset, config, device, 0, 1, make_task(data))
         results.update({f"{split}_{name}": value for name, value in metrics.items()})
     print(json.dumps(results, indent=2))
     return 0

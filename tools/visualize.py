@@ -86,10 +86,10 @@ def pooled_levels(vertices, faces, targets, variant: str = "official") -> list[l
 
 def model_geometries(args) -> tuple[list, str]:
     """A trained MeshCNN on one sample (see the module docstring)."""
+    from geo3d.data import collate_mesh_samples
     from geo3d.engine import load_config
     from geo3d.engine.checkpoint import load_checkpoint
     from geo3d.engine.data import build_datasets
-    from geo3d.engine.mesh_data import collate_mesh_samples
     from geo3d.models import create_model
     from geo3d.structures import faces_from_gemm
 

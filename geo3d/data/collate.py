@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from geo3d.structures.boxes import BOX_DIM
+from geo3d.structures.points import cat_shifted, counts_to_ptr
 
 
 def _pad_stack(tensors: list[torch.Tensor], fill: float = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,8 +80,8 @@ def collate_meshes(samples: list[dict]) -> dict:
     ``edge_ptr (B + 1,)`` offsets; ``label`` is stacked where present."""
     if not samples:
         raise ValueError("collate_meshes: empty batch")
-    counts = {key: [s[key].shape[0] for s in samples] for key in ("vertices", "faces", "edges")}
-    offsets = {key: torch.tensor([0] + values).cumsum(0) for key, values in counts.items()}
+    offsets = {key: counts_to_ptr([s[key].shape[0] for s in samples])
+               for key in ("vertices", "faces", "edges")}  # fmt: skip
     batch: dict = {
         f"{key[:-1] if key != 'vertices' else 'vertex'}_ptr": offsets[key] for key in offsets
     }
@@ -88,9 +89,8 @@ def collate_meshes(samples: list[dict]) -> dict:
     for key in samples[0]:
         values = [s[key] for s in samples]
         if key in shift:
-            base = offsets[shift[key]]
-            values = [torch.where(v >= 0, v + base[i], v) for i, v in enumerate(values)]
-        if key == "label":
+            batch[key] = cat_shifted(values, offsets[shift[key]])
+        elif key == "label":
             batch[key] = torch.stack(values)
         elif isinstance(values[0], torch.Tensor) and values[0].dim() >= 1:
             batch[key] = torch.cat(values)

@@ -64,8 +64,10 @@ def _not_given(given: set[str], path: str, value, why: str) -> None:
 def check_config(config: ExperimentConfig, given: set[str]) -> None:
     """Raise ``ValueError`` for the first value out of range, unknown choice, or option set
     (``given``: the dotted keys the file or ``--set`` wrote) that would be ignored."""
-    from geo3d.engine.data import AUGMENTATIONS, MESH_DATASETS, POINT_DATASETS
+    from geo3d.data import POINT_AUGMENTATIONS, available_datasets
     from geo3d.models import available_models
+
+    POINT_DATASETS, MESH_DATASETS = available_datasets("points"), available_datasets("meshes")
 
     if not config.name or "/" in config.name or config.name in (".", ".."):
         _fail("name", config.name, "must be a non-empty folder name without '/'")
@@ -116,7 +118,7 @@ def check_config(config: ExperimentConfig, given: set[str]) -> None:
         _not_given(given, "data.num_points", d.num_points, "by mesh data sets")
     else:
         for i, name in enumerate(d.augment):
-            _choice(f"data.augment[{i}]", name, AUGMENTATIONS)
+            _choice(f"data.augment[{i}]", name, POINT_AUGMENTATIONS)
         _not_given(given, "data.augment_options", d.augment_options, "by point data sets")
         _not_given(given, "data.features", d.features, "by point data sets (MeshCNN only)")
         if d.dataset == "synthetic_shapes":

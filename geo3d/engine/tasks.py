@@ -75,3 +75,13 @@ def add_sums(total: dict | None, batch: dict) -> dict:
     for key, value in batch.items():
         total[key] = total[key] + value if key in total else value.clone()
     return total
+
+
+def make_task(data) -> ClassificationTask:
+    """The task that evaluates a :class:`geo3d.data.DataBundle`: classification of points
+    or meshes, or MeshCNN's per-edge segmentation."""
+    if data.task == "classification":
+        return ClassificationTask(len(data.classes), data.collate_fn)
+    if data.task == "segmentation" and data.kind == "meshes":
+        return MeshSegmentationTask(len(data.classes), data.collate_fn)
+    raise ValueError(f"no training task for {data.kind} {data.task} yet")

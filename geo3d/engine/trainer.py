@@ -27,7 +27,7 @@ from geo3d.engine.checkpoint import (
 )
 from geo3d.engine.config import ExperimentConfig, config_to_dict
 from geo3d.engine.data import build_datasets
-from geo3d.engine.tasks import add_sums
+from geo3d.engine.tasks import add_sums, make_task
 from geo3d.metrics import classification_metrics
 from geo3d.models import create_model
 
@@ -217,7 +217,7 @@ def run(
             logger,
         )
     else:
-        results = run_training(model, config, train_set, val_set, test_set, device, rank, world_size, data.task,
+        results = run_training(model, config, train_set, val_set, test_set, device, rank, world_size, make_task(data),
                                logger, folder, resume, stop_after_epochs)  # fmt: skip
     results["seconds"] = time.time() - start
     results["parameters"] = parameters

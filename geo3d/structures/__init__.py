@@ -13,7 +13,14 @@ from geo3d.structures.mesh_edges import MeshEdges, faces_from_gemm, mesh_edges
 from geo3d.structures.mesh_features import edge_areas, edge_features, edge_side_points
 from geo3d.structures.mesh_repair import RepairReport, repair_mesh
 from geo3d.structures.meshes import Mesh, check_mesh, sample_surface
-from geo3d.structures.points import batch_to_ptr, packed_to_padded, padded_to_packed, ptr_to_batch
+from geo3d.structures.points import (
+    batch_to_ptr,
+    cat_shifted,
+    counts_to_ptr,
+    packed_to_padded,
+    padded_to_packed,
+    ptr_to_batch,
+)
 
 __all__ = [
     "BOX_DIM",
@@ -23,9 +30,11 @@ __all__ = [
     "RepairReport",
     "batch_to_ptr",
     "box_corners",
+    "cat_shifted",
     "check_boxes",
     "check_mesh",
     "count_points_in_boxes",
+    "counts_to_ptr",
     "edge_areas",
     "edge_features",
     "edge_side_points",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from geo3d.structures.mesh_edges import MeshEdges
-from geo3d.structures.points import ptr_to_batch
+from geo3d.structures.points import cat_shifted, counts_to_ptr, ptr_to_batch
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,11 @@ class MeshBatch:
         """Pack per-mesh edge views and vertices (indices shifted, ``-1`` kept)."""
         if not views or len(views) != len(vertices):
             raise ValueError("need one vertex tensor per edge view, and at least one mesh")
-        edge_ptr = torch.tensor([0] + [v.edges.shape[0] for v in views]).cumsum(0)
-        vertex_ptr = torch.tensor([0] + [v.shape[0] for v in vertices]).cumsum(0)
-        gemm = torch.cat([
-            torch.where(v.gemm >= 0, v.gemm + edge_ptr[i], -1) for i, v in enumerate(views)
-        ])  # fmt: skip
+        edge_ptr = counts_to_ptr([v.edges.shape[0] for v in views])
+        vertex_ptr = counts_to_ptr([v.shape[0] for v in vertices])
         return cls(
-            edges=torch.cat([v.edges + vertex_ptr[i] for i, v in enumerate(views)]),
-            gemm=gemm,
+            edges=cat_shifted([v.edges for v in views], vertex_ptr),
+            gemm=cat_shifted([v.gemm for v in views], edge_ptr),
             sides=torch.cat([v.sides for v in views]),
             vertices=torch.cat(vertices),
             edge_ptr=edge_ptr,

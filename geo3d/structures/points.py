@@ -58,7 +58,7 @@ def batch_to_ptr(batch: torch.Tensor, num_clouds: int | None = None) -> torch.Te
     counts = torch.bincount(batch, minlength=num_clouds)
     if counts.shape[0] != num_clouds:
         raise ValueError(f"'batch' names clouds past num_clouds={num_clouds}")
-    return torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+    return counts_to_ptr(counts)
 
 
 def ptr_to_batch(ptr: torch.Tensor) -> torch.Tensor:
@@ -66,3 +66,15 @@ def ptr_to_batch(ptr: torch.Tensor) -> torch.Tensor:
     if ptr.dim() != 1 or ptr.numel() == 0 or int(ptr[0]) != 0 or bool((ptr[1:] < ptr[:-1]).any()):
         raise ValueError("'ptr' must be non-decreasing offsets starting at 0")
     return torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=ptr.device), ptr.diff())
+
+
+def counts_to_ptr(counts) -> torch.Tensor:
+    """Row counts ``(B,)`` (a tensor or a list) to offsets ``ptr (B + 1,)`` int64."""
+    counts = torch.as_tensor(counts, dtype=torch.int64)
+    return torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+
+
+def cat_shifted(indices: list[torch.Tensor], offsets: torch.Tensor) -> torch.Tensor:
+    """Pack index tensors of several items into one: item ``i``'s indices shifted by
+    ``offsets[i]`` (so that they point into the packed rows), ``-1`` (none) kept."""
+    return torch.cat([torch.where(t >= 0, t + offsets[i], t) for i, t in enumerate(indices)])

@@ -7,9 +7,9 @@ import os
 import pytest
 import torch
 
+from geo3d.data import MeshSampleView, collate_mesh_samples
 from geo3d.engine import load_config, run
 from geo3d.engine.data import build_datasets
-from geo3d.engine.mesh_data import MeshSampleView, collate_mesh_samples
 from geo3d.models import create_model
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "configs")
@@ -32,12 +32,13 @@ def test_synthetic_meshcnn_configs_train_and_report(task, tmp_path):
     assert (folder / "best.pt").is_file() and (folder / "metrics.jsonl").is_file()
     # values: the reported test metrics are those of best.pt, recomputed here from scratch
     from geo3d.engine.checkpoint import load_checkpoint
+    from geo3d.engine.tasks import make_task
     from geo3d.engine.trainer import evaluate
 
     data = build_datasets(config.data)
     model = create_model(config.model.name, num_classes=len(data.classes), **config.model.options)
     model.load_state_dict(load_checkpoint(str(folder / "best.pt"))["model"])
-    again = evaluate(model, data.test, config, torch.device("cpu"), 0, 1, data.task)
+    again = evaluate(model, data.test, config, torch.device("cpu"), 0, 1, make_task(data))
     for key in keys:
         assert again[key[5:]] == pytest.approx(results[key], abs=1e-6), key
 
