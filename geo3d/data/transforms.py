@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from geo3d.structures.boxes import rotate_points_z
+from geo3d.structures.voxels import points_in_range
 
 Sample = dict
 
@@ -237,15 +238,9 @@ class PointRangeFilter:
     point_range: tuple[float, float, float, float, float, float]
 
     def __call__(self, sample: Sample, generator: torch.Generator) -> Sample:
-        low = torch.tensor(self.point_range[:3], dtype=sample["points"].dtype)
-        high = torch.tensor(self.point_range[3:], dtype=sample["points"].dtype)
-        xyz = sample["points"][:, :3]
-        out = _rows(sample, ((xyz >= low) & (xyz < high)).all(dim=1))
+        out = _rows(sample, points_in_range(sample["points"][:, :3], self.point_range))
         if "boxes" in sample:
-            centre = sample["boxes"][:, :3]
-            inside = ((centre >= low.to(centre.dtype)) & (centre < high.to(centre.dtype))).all(
-                dim=1
-            )
+            inside = points_in_range(sample["boxes"][:, :3], self.point_range)
             out["boxes"] = sample["boxes"][inside]
             for key in ("box_labels", "box_names"):
                 if key in sample:

@@ -19,6 +19,7 @@ from geo3d.ops.soft_pool import (
     soft_pool_reference,
 )
 from geo3d.ops.voxelize import (
+    check_grid,
     dynamic_voxelize,
     dynamic_voxelize_reference,
     grid_size,
@@ -34,6 +35,7 @@ __all__ = [
     "CollapsePlan",
     "ball_query",
     "ball_query_reference",
+    "check_grid",
     "dynamic_voxelize",
     "dynamic_voxelize_reference",
     "edge_collapse_reference",

@@ -92,8 +92,11 @@ def _as_floats(values) -> list[float]:
     return [float(v) for v in values]
 
 
-def _check_grid(points, voxel_size, point_range) -> tuple[list[float], list[float]]:
-    _checks.check_points("points", points, batched=False)
+def check_grid(voxel_size, point_range) -> tuple[list[float], list[float]]:
+    """Validate a voxel grid, as floats: 3 positive finite sizes, 6 finite bounds spanning
+    at least one cell per axis, and int32 cell coordinates on every axis (the dtype of
+    voxel coordinates, as spconv and OpenPCDet expect; CPU and CUDA kernels check the
+    same). :class:`geo3d.structures.VoxelGrid` holds a grid checked by this."""
     voxel_size = _as_floats(voxel_size)
     point_range = _as_floats(point_range)
     if len(voxel_size) != 3:
@@ -104,7 +107,8 @@ def _check_grid(points, voxel_size, point_range) -> tuple[list[float], list[floa
         raise ValueError(f"'voxel_size' must be positive and finite (got {voxel_size})")
     if len(point_range) != 6:
         raise ValueError(
-            f"Expected 'point_range' to have 6 values (xmin, ymin, zmin, xmax, ymax, zmax) (got {len(point_range)})"
+            "Expected 'point_range' to have 6 values (xmin, ymin, zmin, xmax, ymax, zmax) "
+            f"(got {len(point_range)})"
         )
     if not all(abs(v) != float("inf") and v == v for v in point_range):
         raise ValueError(f"'point_range' must be finite (got {point_range})")
@@ -113,7 +117,7 @@ def _check_grid(points, voxel_size, point_range) -> tuple[list[float], list[floa
         raise ValueError(
             f"'point_range' {point_range} is empty at 'voxel_size' {voxel_size} (grid {sizes})"
         )
-    int32_max = 2**31 - 1  # coordinates are int32 (z, y, x), as spconv and OpenPCDet expect
+    int32_max = 2**31 - 1
     for axis, cells in zip("xyz", sizes):
         if cells > int32_max:
             raise ValueError(
@@ -122,6 +126,12 @@ def _check_grid(points, voxel_size, point_range) -> tuple[list[float], list[floa
             )
     if sizes[0] * sizes[1] * sizes[2] >= 2**62:
         raise ValueError(f"the voxel grid {sizes} is too large to index")
+    return voxel_size, point_range
+
+
+def _check_grid(points, voxel_size, point_range) -> tuple[list[float], list[float]]:
+    _checks.check_points("points", points, batched=False)
+    voxel_size, point_range = check_grid(voxel_size, point_range)
     _checks.check_finite("points", points, columns=3)  # features may be NaN; x, y, z not
     return voxel_size, point_range
 

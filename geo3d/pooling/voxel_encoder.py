@@ -13,8 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from geo3d.ops import dynamic_voxelize, grid_size, scatter
+from geo3d.ops import scatter
 from geo3d.pooling.set_pool import SetPool
+from geo3d.structures.voxels import VoxelGrid
 
 VFE_VARIANTS = ("official", "plain")
 
@@ -62,9 +63,9 @@ class VoxelFeatureEncoder(nn.Module):
                 f"the official VFE halves every width but the last, which must be even "
                 f"(got {channels})"
             )
-        self.voxel_size = [float(v) for v in voxel_size]
-        self.point_range = [float(v) for v in point_range]
-        self.pillars = grid_size(self.voxel_size, self.point_range)[2] == 1
+        self.grid = VoxelGrid(voxel_size, point_range)
+        self.voxel_size, self.point_range = list(self.grid.voxel_size), list(self.grid.point_range)
+        self.pillars = self.grid.is_pillars
         self.variant = variant
         self.layers = nn.ModuleList()
         width = in_channels + 6
@@ -83,11 +84,7 @@ class VoxelFeatureEncoder(nn.Module):
     def point_voxels(self, points: torch.Tensor) -> torch.Tensor:
         """Each point's voxel ``(P, 3)`` int32 ``(z, y, x)``, ``-1`` rows outside the grid.
         Pillars ignore z (official)."""
-        if not self.pillars:
-            return dynamic_voxelize(points, self.voxel_size, self.point_range)
-        z_centre = self.point_range[2] + self.voxel_size[2] / 2
-        flat = torch.cat([points[:, :2], points.new_full((points.shape[0], 1), z_centre)], 1)
-        return dynamic_voxelize(flat, self.voxel_size, self.point_range)
+        return self.grid.point_cells(points, ignore_z=self.pillars)
 
     def forward(
         self, points: torch.Tensor, batch: torch.Tensor
@@ -105,9 +102,7 @@ class VoxelFeatureEncoder(nn.Module):
         num_voxels = voxels.shape[0]
         xyz = points[:, :3]
         mean = scatter(xyz, index, num_voxels, "mean")[index]
-        size = xyz.new_tensor(self.voxel_size)
-        low = xyz.new_tensor(self.point_range[:3])
-        centre = (coords.flip(1).to(xyz.dtype) + 0.5) * size + low  # (x, y, z) order
+        centre = self.grid.cell_centres(coords, xyz.dtype)  # (x, y, z) order
         features = torch.cat([points, xyz - mean, xyz - centre], dim=1)
         for i, layer in enumerate(self.layers):
             features = layer(features)  # (P, width)

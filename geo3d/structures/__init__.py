@@ -21,6 +21,7 @@ from geo3d.structures.points import (
     padded_to_packed,
     ptr_to_batch,
 )
+from geo3d.structures.voxels import VoxelGrid, points_in_range
 
 __all__ = [
     "BOX_DIM",
@@ -28,6 +29,7 @@ __all__ = [
     "MeshBatch",
     "MeshEdges",
     "RepairReport",
+    "VoxelGrid",
     "batch_to_ptr",
     "box_corners",
     "cat_shifted",
@@ -43,6 +45,7 @@ __all__ = [
     "packed_to_padded",
     "padded_to_packed",
     "points_in_boxes",
+    "points_in_range",
     "ptr_to_batch",
     "repair_mesh",
     "rotate_points_z",
