@@ -1,7 +1,19 @@
 """Whole backbones."""
 
-from geo3d.encoders.meshcnn import MeshCNNEncoder, MeshUNet
+from geo3d.encoders.meshcnn import (
+    MeshCNNEncoder,
+    MeshSegmentationHead,
+    MeshUNet,
+    MeshUNetEncoder,
+)
 from geo3d.encoders.point_nn import PointNNEncoder
 from geo3d.encoders.point_pn import PointPNEncoder
 
-__all__ = ["MeshCNNEncoder", "MeshUNet", "PointNNEncoder", "PointPNEncoder"]
+__all__ = [
+    "MeshCNNEncoder",
+    "MeshSegmentationHead",
+    "MeshUNet",
+    "MeshUNetEncoder",
+    "PointNNEncoder",
+    "PointPNEncoder",
+]

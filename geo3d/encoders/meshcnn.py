@@ -10,6 +10,8 @@ groups (:func:`geo3d.pooling.mesh_unpool`).
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -169,20 +171,19 @@ class UpConv(nn.Module):
         return x1
 
 
-class MeshUNet(nn.Module):
-    """``(features (E, C_in), mesh) -> (E, num_classes)``: the official "meshunet".
+class MeshUNetEncoder(nn.Module):
+    """``(features (E, C_in), mesh) -> (features (E, channels[0]), mesh)``: the official
+    "meshunet" without its last stage (that stage is :class:`MeshSegmentationHead`).
 
-    Encoder stages of ``channels`` with a pooling after every stage but the last, a decoder
-    that mirrors it with unpooling and skip connections, and a last stage to the classes.
-    As in the official code the last stage also ends with instance norm and ReLU, so the
-    logits are non-negative. Defaults: the official COSEG / human-body settings (channels
-    32, 64, 128, 256; targets 1800, 1350, 600; 3 residual blocks; the official collapse
-    rules, ``pool_variant="exact"`` for geo3d's).
+    Encoder stages of ``channels`` with a pooling after every stage but the last, and a
+    decoder that mirrors it with unpooling and skip connections back to the input mesh.
+    Defaults: the official COSEG / human-body settings (channels 32, 64, 128, 256; targets
+    1800, 1350, 600; 3 residual blocks; the official collapse rules, ``pool_variant=
+    "exact"`` for geo3d's).
     """
 
     def __init__(
         self,
-        num_classes: int,
         in_channels: int = 5,
         channels: tuple[int, ...] = (32, 64, 128, 256),
         pool_targets: tuple[int | float, ...] = (1800, 1350, 600),
@@ -204,9 +205,9 @@ class MeshUNet(nn.Module):
         self.up = nn.ModuleList(
             UpConv(rev[i], rev[i + 1], resblocks) for i in range(len(channels) - 1)
         )
-        self.final = UpConv(channels[0], num_classes, resblocks, unpool=False)
+        self.out_dim = channels[0]
 
-    def forward(self, x: torch.Tensor, mesh: MeshBatch) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mesh: MeshBatch) -> tuple[torch.Tensor, MeshBatch]:
         meshes, skips, records = [mesh], [], []
         for i, down in enumerate(self.down):
             x = down(x, meshes[-1])
@@ -218,4 +219,37 @@ class MeshUNet(nn.Module):
         for i, up in enumerate(self.up):
             level = len(records) - 1 - i
             x = up(x, meshes[level + 1], meshes[level], records[level], skips[level])
-        return self.final(x, meshes[0], meshes[0])
+        return x, mesh
+
+
+class MeshSegmentationHead(nn.Module):
+    """``(features (E, C), mesh) -> logits (E, num_classes)``: the official segmenter's
+    last stage (MeshConv, instance norm, ReLU and ``blocks`` residual blocks on the input
+    mesh). As in the official code it ends with instance norm and ReLU, so the logits are
+    non-negative."""
+
+    def __init__(self, in_channels: int, num_classes: int, blocks: int = 3):
+        super().__init__()
+        self.stage = UpConv(in_channels, num_classes, blocks, unpool=False)
+
+    def forward(self, x: torch.Tensor, mesh: MeshBatch) -> torch.Tensor:
+        return self.stage(x, mesh, mesh)
+
+
+class MeshUNet(nn.Module):
+    """Deprecated: :class:`MeshUNetEncoder` followed by :class:`MeshSegmentationHead` (as
+    :class:`geo3d.models.MeshCNNSegmenter` composes them); goes in the next release."""
+
+    def __init__(self, num_classes: int, in_channels: int = 5, resblocks: int = 3, **options):
+        super().__init__()
+        warnings.warn(
+            "MeshUNet is MeshUNetEncoder + MeshSegmentationHead now (geo3d.encoders); "
+            "it goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        self.encoder = MeshUNetEncoder(in_channels, resblocks=resblocks, **options)
+        self.head = MeshSegmentationHead(self.encoder.out_dim, num_classes, resblocks)
+
+    def forward(self, x: torch.Tensor, mesh: MeshBatch) -> torch.Tensor:
+        return self.head(*self.encoder(x, mesh))

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import torch
+import warnings
+
 from torch import nn
 
-from geo3d.encoders.meshcnn import MeshCNNEncoder, MeshUNet, official_init
+from geo3d.encoders.meshcnn import (
+    MeshCNNEncoder,
+    MeshSegmentationHead,
+    MeshUNetEncoder,
+    official_init,
+)
+from geo3d.losses import segmentation_loss
 from geo3d.models.pipeline import Pipeline
 from geo3d.models.registry import register_model
-from geo3d.structures.mesh_batch import MeshBatch
-
-
-def segmentation_loss(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Cross-entropy over all edges of the batch, ``-1`` ignored (the official loss)."""
-    return {"loss": nn.functional.cross_entropy(logits, labels, ignore_index=-1)}
 
 
 class MeshCNNClassifier(Pipeline):
@@ -29,27 +30,33 @@ class MeshCNNClassifier(Pipeline):
         super().__init__(encoder, head)
         official_init(self)
 
-    def features(self, x: torch.Tensor, mesh: MeshBatch) -> torch.Tensor:
-        return self.encoder(x, mesh)
-
-    def forward(self, x: torch.Tensor, mesh: MeshBatch) -> torch.Tensor:
-        return self.head(self.features(x, mesh))
-
 
 class MeshCNNSegmenter(Pipeline):
-    """``(features (E, 5), mesh) -> logits (E, num_classes)``: :class:`MeshUNet` with the
-    official edge cross-entropy. Weights initialised as the official ``init_net``."""
+    """``(features (E, 5), mesh) -> logits (E, num_classes)``: :class:`MeshUNetEncoder`,
+    then :class:`MeshSegmentationHead` (the official last stage), with the official edge
+    cross-entropy. Weights initialised as the official ``init_net``."""
 
-    def __init__(self, num_classes: int = 8, **network_options):
-        super().__init__(MeshUNet(num_classes, **network_options), nn.Identity(),
-                         loss_fn=segmentation_loss)  # fmt: skip
+    def __init__(self, num_classes: int = 8, resblocks: int = 3, **encoder_options):
+        encoder = MeshUNetEncoder(resblocks=resblocks, **encoder_options)
+        head = MeshSegmentationHead(encoder.out_dim, num_classes, resblocks)
+        super().__init__(encoder, head, loss_fn=segmentation_loss)
         official_init(self)
+        self._register_load_state_dict_pre_hook(_rename_old_segmenter_keys)
 
-    def features(self, x: torch.Tensor, mesh: MeshBatch) -> torch.Tensor:
-        return self.encoder(x, mesh)
 
-    def forward(self, x: torch.Tensor, mesh: MeshBatch) -> torch.Tensor:
-        return self.encoder(x, mesh)
+def _rename_old_segmenter_keys(state_dict, prefix, *args, **kwargs) -> None:
+    """Checkpoints from before the head was split off keep loading (with a warning)."""
+    old = prefix + "encoder.final."
+    renamed = [k for k in state_dict if k.startswith(old)]
+    if renamed:
+        warnings.warn(
+            "a MeshCNNSegmenter checkpoint from before the head was split off: "
+            "'encoder.final.*' loads as 'head.stage.*'",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    for key in renamed:
+        state_dict[prefix + "head.stage." + key[len(old) :]] = state_dict.pop(key)
 
 
 def _as_tuple(options: dict) -> dict:

@@ -1,7 +1,11 @@
 """One pipeline for classifiers, segmenters and detectors (shared/DESIGN.md).
 
-``Pipeline(preprocess, encoder, neck, head)``: ``forward`` takes tensors and returns a
-tensor (no dicts threaded through modules: they block export); ``loss(outputs, targets)``
+``Pipeline(preprocess, encoder, neck, head)``: ``forward(*inputs)`` takes tensors and
+returns a tensor (no dicts threaded through modules: they block export). ``preprocess``
+does the data-dependent index work (voxelization, neighbour indices, partitions), so what
+follows it is tensors in, tensors out: the part an exporter writes to ONNX. A part that
+returns a tuple hands its elements to the next part as separate arguments (MeshCNN's
+encoders return ``(features, mesh)``). ``loss(outputs, targets)``
 and ``predict(outputs)`` are separate methods, so training, evaluation and deployment
 share one forward. Classifiers, segmenters and detectors differ only in their parts and
 in the loss and prediction they are given.
@@ -14,16 +18,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-
-def classification_loss(label_smoothing: float = 0.0) -> Callable:
-    """Cross-entropy on ``logits (B, K)`` and ``labels (B,)``, with label smoothing."""
-
-    def loss(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {
-            "loss": nn.functional.cross_entropy(logits, labels, label_smoothing=label_smoothing)
-        }
-
-    return loss
+from geo3d.losses import classification_loss
 
 
 def argmax_prediction(logits: torch.Tensor) -> torch.Tensor:
@@ -34,7 +29,7 @@ class Pipeline(nn.Module):
     """``preprocess -> encoder -> neck -> head`` with a loss and a prediction rule.
 
     Args:
-        encoder, head: required modules; preprocess and neck default to identity.
+        encoder, head: required modules; preprocess and neck are skipped when ``None``.
         loss_fn: ``(outputs, targets) -> {"loss": scalar, ...}``.
         predict_fn: ``outputs -> predictions`` (default: argmax over the last dim).
         trainable: False for training-free models (the engine then skips the optimiser
@@ -52,19 +47,22 @@ class Pipeline(nn.Module):
         trainable: bool = True,
     ):
         super().__init__()
-        self.preprocess = preprocess or nn.Identity()
+        self.preprocess = preprocess
         self.encoder = encoder
-        self.neck = neck or nn.Identity()
+        self.neck = neck
         self.head = head
         self.loss_fn = loss_fn or classification_loss()
         self.predict_fn = predict_fn
         self.trainable = trainable
 
-    def features(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.neck(self.encoder(self.preprocess(inputs)))
+    def features(self, *inputs):
+        """What the head sees: ``neck(encoder(preprocess(*inputs)))``."""
+        x = inputs if self.preprocess is None else _call(self.preprocess, inputs)
+        x = _call(self.encoder, x)
+        return x if self.neck is None else _call(self.neck, x)
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(inputs))
+    def forward(self, *inputs) -> torch.Tensor:
+        return _call(self.head, self.features(*inputs))
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.loss_fn(outputs, targets)
@@ -77,6 +75,12 @@ class Pipeline(nn.Module):
         """Training-free models: build the head from ``(inputs, targets)`` batches."""
         features, targets = [], []
         for inputs, labels in batches:
-            features.append(self.features(inputs))
+            inputs = inputs if isinstance(inputs, tuple | list) else (inputs,)
+            features.append(self.features(*inputs))
             targets.append(labels)
         self.head.build(torch.cat(features), torch.cat(targets))
+
+
+def _call(module: nn.Module, value):
+    """``module(*value)`` for a tuple of tensors, ``module(value)`` for one tensor."""
+    return module(*value) if isinstance(value, tuple) else module(value)

@@ -9,7 +9,8 @@ from geo3d.encoders.point_nn import PointNNEncoder
 from geo3d.encoders.point_pn import PointPNEncoder
 from geo3d.heads.classification import MLPHead
 from geo3d.heads.memory_bank import MemoryBankClassifier
-from geo3d.models.pipeline import Pipeline, classification_loss
+from geo3d.losses import classification_loss
+from geo3d.models.pipeline import Pipeline
 from geo3d.models.registry import register_model
 
 

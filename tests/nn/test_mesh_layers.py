@@ -186,3 +186,30 @@ def test_networks_on_a_batch_of_real_meshes(name):
             else:
                 e0, e1 = int(mesh.edge_ptr[b]), int(mesh.edge_ptr[b + 1])
                 assert torch.allclose(together[e0:e1], alone, atol=1e-5, rtol=1e-5)
+
+
+def test_segmenter_head_is_split_off_and_old_checkpoints_still_load():
+    x, mesh = batch(("suzanne",))
+    torch.manual_seed(0)
+    model = create_model("meshcnn_segmenter", num_classes=4, channels=[8, 16], pool_targets=[0.7],
+                         resblocks=1).eval()  # fmt: skip
+    assert type(model.head).__name__ == "MeshSegmentationHead"
+    with torch.no_grad():
+        expected = model(x, mesh)
+        features, same_mesh = model.features(x, mesh)
+        assert features.shape == (mesh.num_edges, 8) and same_mesh is mesh
+        assert torch.equal(model.head(features, mesh), expected)
+    old = {k.replace("head.stage.", "encoder.final."): v for k, v in model.state_dict().items()}
+    fresh = create_model("meshcnn_segmenter", num_classes=4, channels=[8, 16], pool_targets=[0.7],
+                         resblocks=1).eval()  # fmt: skip
+    with pytest.warns(DeprecationWarning, match="encoder.final"):
+        fresh.load_state_dict(old)
+    with torch.no_grad():
+        assert torch.equal(fresh(x, mesh), expected)
+    from geo3d.encoders import MeshUNet
+
+    with pytest.warns(DeprecationWarning, match="MeshUNetEncoder"):
+        legacy = MeshUNet(4, channels=(8, 16), pool_targets=(0.7,), resblocks=1).eval()
+    legacy.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        assert torch.equal(legacy(x, mesh), expected)
