@@ -32,7 +32,7 @@ import math
 import torch
 from torch import nn
 
-from geo3d import ops
+from geo3d.nn.grouping import sample_and_group
 from geo3d.nn.positional import trig_positional_encoding
 
 BN_EPS = 1e-5
@@ -87,22 +87,17 @@ class PointNNEncoder(nn.Module):
         if self.skip_origin_fps:  # the official kernel's rule (see the class docstring)
             near_origin = (xyz * xyz).sum(-1, keepdim=True) <= 1e-3
             sample_xyz = torch.where(near_origin, xyz[:, :1], xyz).contiguous()
-        centers = ops.farthest_point_sample(sample_xyz, num_groups)  # (B, G)
-        center_xyz = ops.gather_points(xyz, centers)  # (B, G, 3)
-        center_feats = ops.gather_points(feats, centers)  # (B, G, C)
-        _, neighbors = ops.knn(center_xyz, xyz, self.k)  # (B, G, K)
-        knn_xyz = ops.gather_points(xyz, neighbors) - center_xyz.unsqueeze(2)  # (B, G, K, 3)
-        knn_feats = ops.gather_points(feats, neighbors) - center_feats.unsqueeze(2)  # (B, G, K, C)
+        groups = sample_and_group(xyz, feats, num_groups, self.k, sample_xyz)
+        knn_feats = groups.neighbour_feats - groups.centre_feats.unsqueeze(2)  # (B, G, K, C)
         knn_feats = knn_feats / (self._std(knn_feats) + 1e-5)
-        knn_xyz = knn_xyz / (self._std(knn_xyz) + 1e-5)
-        expanded = torch.cat(
-            [knn_feats, center_feats.unsqueeze(2).expand_as(knn_feats)], dim=-1
-        )  # (B, G, K, 2C)
+        knn_xyz = groups.relative_xyz / (self._std(groups.relative_xyz) + 1e-5)
+        centre = groups.centre_feats.unsqueeze(2)
+        expanded = torch.cat([knn_feats, centre.expand_as(knn_feats)], dim=-1)  # (B, G, K, 2C)
         encoding = trig_positional_encoding(knn_xyz, expanded.shape[-1], self.alpha, self.beta)
         weighted = (expanded + encoding) * encoding
         pooled = weighted.amax(dim=2) + weighted.mean(dim=2)  # (B, G, 2C)
         pooled = nn.functional.gelu(pooled / math.sqrt(1 + BN_EPS))
-        return center_xyz, pooled
+        return groups.centre_xyz, pooled
 
     def forward(self, xyz: torch.Tensor) -> torch.Tensor:
         if xyz.dim() != 3 or xyz.shape[-1] != 3:

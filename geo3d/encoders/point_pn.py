@@ -28,37 +28,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from geo3d import ops
+from geo3d.nn.grouping import sample_and_group
+from geo3d.nn.mlp import LinearBNReLU, ResidualBottleneck  # noqa: F401  (their old home)
 from geo3d.nn.positional import trig_positional_encoding
 from geo3d.pooling.set_pool import SetPool
-
-
-class LinearBNReLU(nn.Module):
-    """``(..., C_in) -> (..., C_out)``: linear, BatchNorm over every position, ReLU."""
-
-    def __init__(self, in_dim: int, out_dim: int, bias: bool = True, relu: bool = True):
-        super().__init__()
-        self.linear = nn.Linear(in_dim, out_dim, bias=bias)
-        self.norm = nn.BatchNorm1d(out_dim)
-        self.relu = relu
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = x.shape
-        y = self.norm(self.linear(x).reshape(-1, self.linear.out_features))
-        y = y.reshape(*shape[:-1], -1)
-        return torch.relu(y) if self.relu else y
-
-
-class ResidualBottleneck(nn.Module):
-    """The official ``Linear2Layer``: ``relu(BN(W2 relu(BN(W1 x))) + x)``, width C -> C/2 -> C."""
-
-    def __init__(self, dim: int):
-        super().__init__()
-        self.reduce = LinearBNReLU(dim, dim // 2)
-        self.expand = LinearBNReLU(dim // 2, dim, relu=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.expand(self.reduce(x)) + x)
 
 
 class PointPNStage(nn.Module):
@@ -77,25 +50,20 @@ class PointPNStage(nn.Module):
         self.pool_norm = nn.BatchNorm1d(out_dim)
 
     def forward(self, xyz: torch.Tensor, feats: torch.Tensor):
-        centers = ops.farthest_point_sample(xyz, self.num_groups)  # (B, G)
-        center_xyz = ops.gather_points(xyz, centers)
-        center_feats = ops.gather_points(feats, centers)  # (B, G, C)
-        _, neighbors = ops.knn(center_xyz, xyz, self.k)  # (B, G, K)
-        knn_xyz = ops.gather_points(xyz, neighbors) - center_xyz.unsqueeze(2)  # (B, G, K, 3)
+        groups = sample_and_group(xyz, feats, self.num_groups, self.k)
+        knn_xyz = groups.relative_xyz  # (B, G, K, 3)
         if self.xyz_normalization == "std":
             knn_xyz = knn_xyz / (knn_xyz.std() + 1e-5)
         else:  # per group and axis, by the largest absolute offset (the ScanObjectNN variant)
             knn_xyz = knn_xyz / knn_xyz.abs().amax(dim=2, keepdim=True).clamp(min=1e-12)
-        knn_feats = ops.gather_points(feats, neighbors)  # (B, G, K, C)
-        expanded = torch.cat([knn_feats, center_feats.unsqueeze(2).expand_as(knn_feats)], dim=-1)
-        x = self.expand(expanded)  # (B, G, K, out)
+        x = self.expand(groups.expanded_feats())  # (B, G, K, out)
         encoding = trig_positional_encoding(
             knn_xyz, x.shape[-1], self.alpha, self.beta, layout="blocked"
         )
         x = self.blocks((x + encoding) * encoding)
         pooled = self.pool(x)  # (B, G, K, out) -> (B, G, out); max + mean in the paper
         pooled = self.pool_norm(pooled.reshape(-1, pooled.shape[-1])).reshape(pooled.shape)
-        return center_xyz, nn.functional.gelu(pooled)
+        return groups.centre_xyz, nn.functional.gelu(pooled)
 
 
 class PointPNEncoder(nn.Module):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from geo3d.metrics.classification import accuracy_from_sums, classification_sums
 from geo3d.metrics.segmentation import segmentation_metrics, segmentation_sums
 
 
@@ -34,21 +35,10 @@ class ClassificationTask:
         return targets
 
     def batch_sums(self, model, outputs, targets) -> dict[str, torch.Tensor]:
-        predicted = model.predict(outputs).cpu()
-        targets = targets.cpu()
-        totals = torch.bincount(targets, minlength=self.num_classes).double()
-        correct = torch.bincount(targets[predicted == targets], minlength=self.num_classes)
-        return {"correct": correct.double(), "total": totals}
+        return classification_sums(model.predict(outputs).cpu(), targets.cpu(), self.num_classes)
 
     def metrics(self, sums) -> dict[str, float]:
-        total = sums["total"]
-        if float(total.sum()) == 0:
-            raise ValueError("no samples to evaluate")
-        present = total > 0
-        return {
-            "oa": float(sums["correct"].sum() / total.sum()),
-            "macc": float((sums["correct"][present] / total[present]).mean()),
-        }
+        return accuracy_from_sums(sums)
 
 
 class MeshSegmentationTask(ClassificationTask):

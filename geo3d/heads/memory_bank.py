@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from geo3d.metrics.classification import overall_accuracy
+
 
 def _normalize(features: torch.Tensor) -> torch.Tensor:
     return features / features.norm(dim=-1, keepdim=True).clamp(min=1e-12)
@@ -64,7 +66,7 @@ class MemoryBankClassifier(nn.Module):
         best, best_accuracy = None, -1.0
         for gamma in candidates:
             predicted = (torch.exp(-gamma * (1 - similarity)) @ self.memory_labels).argmax(dim=1)
-            accuracy = float((predicted == labels).float().mean())
+            accuracy = overall_accuracy(predicted, labels)
             if accuracy > best_accuracy:
                 best, best_accuracy = float(gamma), accuracy
         self.gamma = best

@@ -1,13 +1,17 @@
 """Metrics that follow the field's conventions."""
 
 from geo3d.metrics.classification import (
+    accuracy_from_sums,
     classification_metrics,
+    classification_sums,
     mean_class_accuracy,
     overall_accuracy,
 )
 from geo3d.metrics.segmentation import segmentation_metrics, segmentation_sums
 
 __all__ = [
+    "accuracy_from_sums",
+    "classification_sums",
     "classification_metrics",
     "mean_class_accuracy",
     "overall_accuracy",

@@ -1,13 +1,20 @@
-"""Layers: positional encodings, mesh convolution, per-segment normalisation."""
+"""Layers and building blocks: positional encodings, sample-and-group, point-wise MLP
+blocks, mesh convolution, per-segment normalisation."""
 
+from geo3d.nn.grouping import PointGroups, sample_and_group
 from geo3d.nn.mesh_conv import MeshConv, mesh_conv_stencil
+from geo3d.nn.mlp import LinearBNReLU, ResidualBottleneck
 from geo3d.nn.positional import trig_positional_encoding
 from geo3d.nn.segment_norm import SegmentGroupNorm, segment_group_norm
 
 __all__ = [
+    "LinearBNReLU",
     "MeshConv",
+    "PointGroups",
+    "ResidualBottleneck",
     "SegmentGroupNorm",
     "mesh_conv_stencil",
+    "sample_and_group",
     "segment_group_norm",
     "trig_positional_encoding",
 ]
