@@ -135,6 +135,17 @@ def synthetic_meshes(task="classification", features="official", augment=(),
                         augment_options, seed)  # fmt: skip
 
 
+def _meshcnn_folders(folder_class, root, task, features, augment, augment_options, seed,
+                     val_fraction) -> DataBundle:  # fmt: skip
+    """MeshCNN's folder layouts: a held-out part of ``train`` validates, ``test`` tests."""
+    train, test = folder_class(root, "train"), folder_class(root, "test")
+    classes = (list(train.classes) if task == "classification"
+               else [str(c) for c in range(train.num_classes)])  # fmt: skip
+    kept, held = split_off_validation(train, val_fraction, seed)
+    return _mesh_bundle([(train, kept), (train, held), (test, None)], classes, task, features,
+                        augment, augment_options, seed)  # fmt: skip
+
+
 @register_dataset("meshcnn_classification", "meshes")
 def meshcnn_classification(root=None, task="classification", features="official", augment=(),
                            augment_options=None, seed=0, val_fraction=0.1) -> DataBundle:  # fmt: skip
@@ -144,11 +155,8 @@ def meshcnn_classification(root=None, task="classification", features="official"
     if task != "classification":
         raise ValueError("meshcnn_classification is a classification data set")
     _needs_root("meshcnn_classification", root)
-    train = MeshClassificationFolder(root, "train")
-    test = MeshClassificationFolder(root, "test")
-    kept, held = split_off_validation(train, val_fraction, seed)
-    return _mesh_bundle([(train, kept), (train, held), (test, None)], list(train.classes), task,
-                        features, augment, augment_options, seed)  # fmt: skip
+    return _meshcnn_folders(MeshClassificationFolder, root, task, features, augment,
+                            augment_options, seed, val_fraction)  # fmt: skip
 
 
 @register_dataset("meshcnn_segmentation", "meshes")
@@ -161,12 +169,8 @@ def meshcnn_segmentation(root=None, task="segmentation", features="official", au
     if task != "segmentation":
         raise ValueError("meshcnn_segmentation needs task 'segmentation'")
     _needs_root("meshcnn_segmentation", root)
-    train = MeshSegmentationFolder(root, "train")
-    test = MeshSegmentationFolder(root, "test")
-    kept, held = split_off_validation(train, val_fraction, seed)
-    classes = [str(c) for c in range(train.num_classes)]
-    return _mesh_bundle([(train, kept), (train, held), (test, None)], classes, task, features,
-                        augment, augment_options, seed)  # fmt: skip
+    return _meshcnn_folders(MeshSegmentationFolder, root, task, features, augment,
+                            augment_options, seed, val_fraction)  # fmt: skip
 
 
 # -- LiDAR scenes ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from geo3d.data import mesh_transforms as MT
+from geo3d.data.views import SeededView
 from geo3d.structures.mesh_batch import MeshBatch
 from geo3d.structures.mesh_edges import mesh_edges
 from geo3d.structures.mesh_features import FEATURE_VARIANTS, edge_areas, edge_features
@@ -35,7 +36,7 @@ def feature_statistics(samples) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack(means).mean(0).float(), torch.stack(stds).mean(0).float()
 
 
-class MeshSampleView(torch.utils.data.Dataset):
+class MeshSampleView(SeededView):
     """Samples for MeshCNN from a data set of mesh dicts.
 
     Args:
@@ -70,18 +71,10 @@ class MeshSampleView(torch.utils.data.Dataset):
             if key not in options:
                 raise ValueError(f"unknown augment option {key!r} (known: {', '.join(options)})")
             options[key] = float(value)
-        self.dataset, self.task, self.features = dataset, task, features
-        self.augment, self.options, self.seed = augment, options, seed
-        self.indices = list(range(len(dataset))) if indices is None else list(indices)
+        super().__init__(dataset, seed, indices)
+        self.task, self.features = task, features
+        self.augment, self.options = augment, options
         self.statistics = statistics
-        self.epoch = 0
-        self.classes = getattr(dataset, "classes", None)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.indices)
 
     def raw_features(self):
         """The unstandardised, unaugmented features of every sample (for statistics)."""
@@ -93,9 +86,7 @@ class MeshSampleView(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict:
         item = self.dataset[self.indices[index]]
         vertices, faces = item["vertices"], item["faces"]
-        generator = None
-        if self.augment:
-            generator = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) % 2**63)
+        generator = self.generator(index) if self.augment else None
         if "scale_verts" in self.augment:
             vertices = MT.scale_vertices(vertices, generator, self.options["scale_verts"])
         if "flip_edges" in self.augment:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from geo3d.data import transforms as T
+from geo3d.data.views import SeededView
 
 # The point augmentations by name (a config's ``data.augment``).
 POINT_AUGMENTATIONS = {
@@ -18,7 +19,7 @@ POINT_AUGMENTATIONS = {
 }
 
 
-class ClassificationView(torch.utils.data.Dataset):
+class ClassificationView(SeededView):
     """``(points (num_points, 3), label)`` from any classification data set of dicts.
 
     Takes the first ``num_points`` points (Point-NN's and PointNet++'s protocol) and, for
@@ -39,17 +40,9 @@ class ClassificationView(torch.utils.data.Dataset):
             raise ValueError(
                 f"unknown augmentations {unknown} (known: {', '.join(POINT_AUGMENTATIONS)})"
             )
-        self.dataset, self.num_points, self.seed = dataset, num_points, seed
-        self.indices = list(range(len(dataset))) if indices is None else list(indices)
+        super().__init__(dataset, seed, indices)
+        self.num_points = num_points
         self.transform = T.Compose([POINT_AUGMENTATIONS[a]() for a in augment or []])
-        self.epoch = 0
-        self.classes = getattr(dataset, "classes", None)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.indices)
 
     def __getitem__(self, index: int):
         item = self.dataset[self.indices[index]]
@@ -59,8 +52,7 @@ class ClassificationView(torch.utils.data.Dataset):
                 f"sample {self.indices[index]} has {points.shape[0]} points, fewer than {self.num_points}"
             )
         if self.transform.transforms:
-            generator = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) % 2**63)
-            points = self.transform({"points": points}, generator)["points"]
+            points = self.transform({"points": points}, self.generator(index))["points"]
         return points.contiguous(), item["label"]
 
     def labels(self) -> torch.Tensor:
