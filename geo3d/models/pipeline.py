@@ -1,4 +1,4 @@
-"""One pipeline for classifiers, segmenters and detectors (shared/DESIGN.md).
+"""One pipeline for classifiers, segmenters and detectors (docs/ARCHITECTURE.md).
 
 ``Pipeline(preprocess, encoder, neck, head)``: ``forward(*inputs)`` takes tensors and
 returns a tensor (no dicts threaded through modules: they block export). ``preprocess``

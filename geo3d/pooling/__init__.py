@@ -1,4 +1,4 @@
-"""Pooling families behind one select-then-reduce idea (shared/DESIGN.md): sets (kNN
+"""Pooling families behind one select-then-reduce idea (docs/ARCHITECTURE.md): sets (kNN
 groups, packed segments) by max, mean, max+mean, SoftPool or attention; SoftPool on grids;
 DSVT's attention pooling of voxel windows; SoftPoolNet's sorted features; a voxel feature
 encoder with any of them; MeshCNN's edge collapse."""
