@@ -38,7 +38,7 @@ def official_init(module: nn.Module, gain: float = 0.02) -> None:
 class _EdgeNorm(nn.Module):
     """``batch`` (over all edges of the batch), ``group`` (per mesh) or ``none``."""
 
-    def __init__(self, kind: str, channels: int, num_groups: int = 16):
+    def __init__(self, kind: str, channels: int, norm_groups: int = 16):
         super().__init__()
         if kind not in NORMS:
             raise ValueError(f"'norm' must be one of {NORMS} (got {kind!r})")
@@ -46,7 +46,7 @@ class _EdgeNorm(nn.Module):
         if kind == "batch":
             self.norm = nn.BatchNorm1d(channels)
         elif kind == "group":
-            self.norm = SegmentGroupNorm(min(num_groups, channels), channels)
+            self.norm = SegmentGroupNorm(min(norm_groups, channels), channels)
 
     def forward(self, x: torch.Tensor, mesh: MeshBatch) -> torch.Tensor:
         if self.kind == "batch":
@@ -93,11 +93,20 @@ class MeshCNNEncoder(nn.Module):
         channels: tuple[int, ...] = (64, 128, 256, 256),
         pool_targets: tuple[int | float, ...] = (600, 450, 300, 180),
         norm: str = "group",
-        num_groups: int = 16,
+        norm_groups: int = 16,
         resblocks: int = 1,
         pool_variant: str = "official",
+        num_groups: int | None = None,
     ):
         super().__init__()
+        if num_groups is not None:  # the older name, which Point-NN uses for FPS groups
+            warnings.warn(
+                "MeshCNNEncoder's 'num_groups' (group-norm groups) is 'norm_groups' now; "
+                "the old name goes in the next release",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            norm_groups = num_groups
         if len(channels) != len(pool_targets):
             raise ValueError(
                 f"one pooling target per stage: {len(channels)} channels, {len(pool_targets)} targets"
@@ -106,7 +115,7 @@ class MeshCNNEncoder(nn.Module):
         self.convs = nn.ModuleList(
             MResConv(widths[i], widths[i + 1], resblocks) for i in range(len(channels))
         )
-        self.norms = nn.ModuleList(_EdgeNorm(norm, c, num_groups) for c in channels)
+        self.norms = nn.ModuleList(_EdgeNorm(norm, c, norm_groups) for c in channels)
         self.pools = nn.ModuleList(MeshPool(t, pool_variant) for t in pool_targets)
         self.out_dim = widths[-1]
 

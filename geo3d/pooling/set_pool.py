@@ -25,19 +25,19 @@ POOLINGS = ("max", "mean", "max+mean", "soft", "attention")
 _STATELESS = ("max", "mean", "max+mean", "soft")
 
 
-def pool_groups(x: torch.Tensor, mode: str, mask: torch.Tensor | None = None) -> torch.Tensor:
+def pool_groups(x: torch.Tensor, pooling: str, mask: torch.Tensor | None = None) -> torch.Tensor:
     """``x (..., K, C)`` to ``(..., C)`` by ``max``, ``mean``, ``max+mean`` or ``soft``;
     ``mask (..., K)`` True for real members (None: all real)."""
-    if mode not in _STATELESS:
+    if pooling not in _STATELESS:
         raise ValueError(
-            f"'mode' must be one of {_STATELESS} (got {mode!r}; attention is a module)"
+            f"'pooling' must be one of {_STATELESS} (got {pooling!r}; attention is a module)"
         )
     if mask is None:
-        if mode == "max":
+        if pooling == "max":
             return x.amax(dim=-2)
-        if mode == "mean":
+        if pooling == "mean":
             return x.mean(dim=-2)
-        if mode == "max+mean":
+        if pooling == "max+mean":
             return x.amax(dim=-2) + x.mean(dim=-2)
         return soft_window_reduce(x.transpose(-1, -2))[0]
     if mask.shape != x.shape[:-1]:
@@ -48,28 +48,28 @@ def pool_groups(x: torch.Tensor, mode: str, mask: torch.Tensor | None = None) ->
     peak = torch.where(real, x, float("-inf")).amax(dim=-2)
     peak = torch.where(any_real, peak, 0.0)
     mean = torch.where(real, x, 0.0).sum(dim=-2) / count
-    if mode == "max":
+    if pooling == "max":
         return peak
-    if mode == "mean":
+    if pooling == "mean":
         return mean
-    if mode == "max+mean":
+    if pooling == "max+mean":
         return peak + mean
     out, _ = soft_window_reduce(torch.where(real, x, float("-inf")).transpose(-1, -2))
     return torch.where(any_real, out, 0.0)
 
 
 def pool_segments(
-    x: torch.Tensor, index: torch.Tensor, num_segments: int, mode: str
+    x: torch.Tensor, index: torch.Tensor, num_segments: int, pooling: str
 ) -> torch.Tensor:
     """``x (N, C)`` to ``(num_segments, C)``: rows with the same ``index`` form a set;
     ``max``, ``mean``, ``max+mean`` or ``soft`` (native :func:`geo3d.ops.scatter`)."""
-    if mode not in _STATELESS:
+    if pooling not in _STATELESS:
         raise ValueError(
-            f"'mode' must be one of {_STATELESS} (got {mode!r}; attention is a module)"
+            f"'pooling' must be one of {_STATELESS} (got {pooling!r}; attention is a module)"
         )
-    if mode == "max+mean":
+    if pooling == "max+mean":
         return scatter(x, index, num_segments, "max") + scatter(x, index, num_segments, "mean")
-    return scatter(x, index, num_segments, mode)
+    return scatter(x, index, num_segments, pooling)
 
 
 class AttentionPool(nn.Module):
@@ -159,41 +159,49 @@ class SetPool(nn.Module):
     ``segments(x (N, C), index, num_segments) -> (S, C)``."""
 
     def __init__(
-        self, mode: str, channels: int | None = None, heads: int = 4, query: str = "latent"
+        self, pooling: str, channels: int | None = None, heads: int = 4, query: str = "latent"
     ):
         super().__init__()
-        if mode not in POOLINGS:
-            raise ValueError(f"unknown pooling {mode!r} (known: {', '.join(POOLINGS)})")
-        if mode == "attention" and channels is None:
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r} (known: {', '.join(POOLINGS)})")
+        if pooling == "attention" and channels is None:
             raise ValueError("attention pooling needs 'channels'")
-        self.mode = mode
-        self.attention = AttentionPool(channels, heads, query) if mode == "attention" else None
+        self.pooling = pooling
+        self.attention = AttentionPool(channels, heads, query) if pooling == "attention" else None
+
+    @property
+    def mode(self) -> str:
+        """The older name of :attr:`pooling`."""
+        return self.pooling
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if self.attention is not None:
             return self.attention(x, mask)
-        return pool_groups(x, self.mode, mask)
+        return pool_groups(x, self.pooling, mask)
 
     def segments(self, x: torch.Tensor, index: torch.Tensor, num_segments: int) -> torch.Tensor:
         if self.attention is not None:
             return self.attention.segments(x, index, num_segments)
-        return pool_segments(x, index, num_segments, self.mode)
+        return pool_segments(x, index, num_segments, self.pooling)
 
     def extra_repr(self) -> str:
-        return self.mode
+        return self.pooling
 
 
-def make_pooling(name: str, channels: int | None = None, **options) -> nn.Module:
+def make_pooling(pooling: str, channels: int | None = None, **options) -> nn.Module:
     """A pooling by the name a config uses: any of :data:`POOLINGS` (a :class:`SetPool`;
     ``heads`` and ``query`` options for attention) or ``edge_collapse`` (MeshCNN's
     :class:`geo3d.pooling.MeshPool`; option ``target``)."""
-    if name == "edge_collapse":
+    if pooling == "edge_collapse":
         from geo3d.pooling.edge_collapse import MeshPool
 
         if "target" not in options:
             raise ValueError("edge_collapse pooling needs a 'target' (edge count or fraction)")
-        return MeshPool(options["target"])
+        unknown = set(options) - {"target", "variant"}
+        if unknown:
+            raise ValueError(f"unknown options {sorted(unknown)} for pooling 'edge_collapse'")
+        return MeshPool(options["target"], options.get("variant", "official"))
     unknown = set(options) - {"heads", "query"}
     if unknown:
-        raise ValueError(f"unknown options {sorted(unknown)} for pooling {name!r}")
-    return SetPool(name, channels, **options)
+        raise ValueError(f"unknown options {sorted(unknown)} for pooling {pooling!r}")
+    return SetPool(pooling, channels, **options)

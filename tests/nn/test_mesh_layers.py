@@ -213,3 +213,14 @@ def test_segmenter_head_is_split_off_and_old_checkpoints_still_load():
     legacy.load_state_dict(model.state_dict())
     with torch.no_grad():
         assert torch.equal(legacy(x, mesh), expected)
+
+
+def test_group_norm_groups_have_their_own_name():
+    """``norm_groups`` (MeshCNN's group norm) is not Point-NN's ``num_groups`` (FPS groups);
+    the old MeshCNN spelling still works for a release, with a warning."""
+    from geo3d.encoders import MeshCNNEncoder
+
+    new = MeshCNNEncoder(channels=(16,), pool_targets=(0.5,), norm_groups=4)
+    with pytest.warns(DeprecationWarning, match="norm_groups"):
+        old = MeshCNNEncoder(channels=(16,), pool_targets=(0.5,), num_groups=4)
+    assert new.norms[0].norm.num_groups == old.norms[0].norm.num_groups == 4
