@@ -26,6 +26,7 @@ from geo3d.ops.voxelize import (
     voxelize,
     voxelize_reference,
 )
+from geo3d.ops.windows import window_slots
 
 _library.finalize()
 native_available = _library.native_available
@@ -56,4 +57,5 @@ __all__ = [
     "soft_pool_reference",
     "voxelize",
     "voxelize_reference",
+    "window_slots",
 ]

@@ -180,7 +180,8 @@ def test_make_pooling_by_name():
 
 
 def test_window_slots_place_every_voxel_once():
-    from geo3d.pooling import pool_voxel_windows, window_slots
+    from geo3d.ops import window_slots
+    from geo3d.pooling import pool_voxel_windows
 
     g = torch.Generator().manual_seed(0)
     coords = torch.unique(torch.stack([torch.randint(0, 2, (300,), generator=g),
@@ -235,20 +236,6 @@ def test_group_pooling_of_real_minus_inf_members():
     assert pool_groups(x, "max", mask).tolist() == [[float("-inf")], [2.0]]
     assert pool_groups(x, "soft", mask).tolist() == [[float("-inf")], [2.0]]
     assert pool_groups(x, "soft").tolist() == [[float("-inf")], [2.0]]
-
-
-def test_window_slots_reject_duplicates_floats_and_negatives():
-    from geo3d.pooling import window_slots
-
-    coords = torch.tensor([[0, 0, 1, 2], [0, 0, 1, 3], [0, 0, 1, 2]])
-    with pytest.raises(ValueError, match=r"more than once \(first \[0, 0, 1, 2\]\)"):
-        window_slots(coords, (1, 2, 2))
-    with pytest.raises(ValueError, match="integer tensor.*float32"):
-        window_slots(coords[:2].float() + 0.5, (1, 2, 2))
-    with pytest.raises(ValueError, match="negative entry at row 1"):
-        window_slots(torch.tensor([[0, 0, 1, 2], [0, 0, -1, 3]]), (1, 2, 2))
-    with pytest.raises(ValueError, match="3 sizes"):
-        window_slots(coords[:2], (2, 2))
 
 
 def test_window_attention_pool_defaults_are_the_official_ones():
