@@ -1,6 +1,8 @@
 """Train and evaluate any config (point or mesh classification, mesh segmentation); the
 same loop serves several processes. What differs between tasks lives in
-:mod:`geo3d.engine.tasks`.
+:mod:`geo3d.engine.tasks`, evaluation in :mod:`geo3d.engine.evaluation`, checkpoints in
+:mod:`geo3d.engine.checkpoint`, the log in :mod:`geo3d.engine.logs`, the curves in
+:mod:`geo3d.engine.plots` and the process set-up in :mod:`geo3d.engine.distributed`.
 
 Outputs in ``<output_dir>/<name>/``: ``last.pt`` and ``best.pt`` (atomic), ``metrics.jsonl``
 (one JSON line per epoch), ``train.log``, ``curves.png`` and ``results.json``.
@@ -14,6 +16,7 @@ import math
 import os
 import random
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -27,8 +30,12 @@ from geo3d.engine.checkpoint import (
 )
 from geo3d.engine.config import ExperimentConfig, config_to_dict
 from geo3d.engine.data import build_datasets
-from geo3d.engine.tasks import add_sums, make_task
-from geo3d.metrics import classification_metrics
+from geo3d.engine.evaluation import _loader, evaluate, predict, shard  # noqa: F401  (old home)
+from geo3d.engine.logs import make_logger
+from geo3d.engine.optim import build_optimizer, build_scheduler
+from geo3d.engine.plots import plot_curves
+from geo3d.engine.tasks import add_sums, make_task  # noqa: F401  (old home of add_sums)
+from geo3d.metrics import classification_sums
 from geo3d.models import create_model
 
 
@@ -38,133 +45,34 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_logger(folder: str | None) -> logging.Logger:
-    logger = logging.getLogger("geo3d.train")
-    logger.handlers.clear()
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
-    if folder is not None:
-        handlers.append(logging.FileHandler(os.path.join(folder, "train.log")))
-    for handler in handlers:
-        handler.setFormatter(formatter)
-        logger.addHandler(handler)
-    return logger
+@dataclass
+class RunContext:
+    """What every part of a run needs: the model, the config, the splits, where it runs
+    (device, rank and number of processes), the log and the run folder."""
 
+    model: torch.nn.Module
+    config: ExperimentConfig
+    train_set: torch.utils.data.Dataset
+    val_set: torch.utils.data.Dataset
+    test_set: torch.utils.data.Dataset
+    device: torch.device
+    rank: int
+    world_size: int
+    logger: logging.Logger
+    folder: str
 
-def shard(dataset, rank: int, world_size: int):
-    """Every ``world_size``-th sample from ``rank``: no padding, so gathered metrics count
-    each sample exactly once (DistributedSampler would repeat some)."""
-    return torch.utils.data.Subset(dataset, list(range(rank, len(dataset), world_size)))
+    @property
+    def main(self) -> bool:
+        return D.is_main(self.rank)
 
+    def evaluate(self, dataset, task) -> dict:
+        return evaluate(self.model, dataset, self.config, self.device, self.rank,
+                        self.world_size, task)  # fmt: skip
 
-def build_optimizer(config: ExperimentConfig, parameters):
-    o = config.optimizer
-    if o.name == "sgd":
-        return torch.optim.SGD(
-            parameters, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay
-        )
-    if o.name == "adam":
-        return torch.optim.Adam(parameters, lr=o.lr, weight_decay=o.weight_decay)
-    if o.name == "adamw":
-        return torch.optim.AdamW(parameters, lr=o.lr, weight_decay=o.weight_decay)
-    raise ValueError(f"unknown optimizer {o.name!r} (sgd, adam, adamw)")
-
-
-def build_scheduler(config: ExperimentConfig, optimizer):
-    s = config.scheduler
-    if s.name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=config.train.epochs, eta_min=s.min_lr
-        )
-    if s.name == "constant":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
-    if s.name == "linear_decay":
-        # MeshCNN's "lambda" policy: the full rate for `constant_epochs` (niter), then a
-        # linear decay towards 0 over the remaining epochs (niter_decay).
-        keep, decay = s.constant_epochs, max(config.train.epochs - s.constant_epochs, 0)
-        return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda epoch: 1.0 - max(0, epoch + 2 - keep) / float(decay + 1)
-        )
-    raise ValueError(f"unknown scheduler {s.name!r} (cosine, constant, linear_decay)")
-
-
-@torch.no_grad()
-def predict(model, dataset, config, device, rank, world_size, features_only=False):
-    """Predictions (or features) and labels of the whole data set, gathered over processes."""
-    model.eval()
-    loader = torch.utils.data.DataLoader(
-        shard(dataset, rank, world_size),
-        batch_size=config.data.eval_batch_size,
-        num_workers=config.data.workers,
-    )
-    outputs, labels = [], []
-    for points, target in loader:
-        points = points.to(device)
-        out = model.features(points) if features_only else model.predict(model(points))
-        outputs.append(out.cpu())
-        labels.append(target)
-    indices = torch.arange(rank, len(dataset), world_size)
-    local_out = torch.cat(outputs) if outputs else torch.zeros(0)
-    local_labels = torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long)
-    if world_size == 1:
-        return local_out, local_labels
-    gathered_out, gathered_labels = [None] * world_size, [None] * world_size
-    gathered_idx = [None] * world_size
-    torch.distributed.all_gather_object(gathered_out, local_out)
-    torch.distributed.all_gather_object(gathered_labels, local_labels)
-    torch.distributed.all_gather_object(gathered_idx, indices)
-    order = torch.cat(gathered_idx).argsort()
-    return torch.cat(gathered_out)[order], torch.cat(gathered_labels)[order]
-
-
-def _loader(dataset, config, task, batch_size, **options):
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=config.data.workers,
-                                       collate_fn=task.collate_fn, **options)  # fmt: skip
-
-
-@torch.no_grad()
-def evaluate(model, dataset, config, device, rank, world_size, task) -> dict:
-    """The task's metrics over the whole data set: per-batch sums, added over processes."""
-    model.eval()
-    total = None
-    for batch in _loader(
-        shard(dataset, rank, world_size), config, task, config.data.eval_batch_size
-    ):
-        inputs, targets = task.split(batch, device)
-        total = add_sums(total, task.batch_sums(model, model(*inputs), targets))
-    if world_size > 1:
-        gathered = [None] * world_size
-        torch.distributed.all_gather_object(gathered, total)
-        total = None
-        for part in gathered:
-            if part is not None:
-                total = add_sums(total, part)
-    if total is None:
-        raise ValueError("the evaluation split is empty")
-    return task.metrics(total)
-
-
-def plot_curves(history: list[dict], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [h["epoch"] for h in history]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.plot(epochs, [h["train_loss"] for h in history], marker="o")
-    left.set(xlabel="epoch", ylabel="training loss", title="loss")
-    keys = sorted({k for h in history for k in h if k.startswith("val_")})
-    for key in keys:
-        points = [(h["epoch"], h[key]) for h in history if key in h]
-        right.plot(*zip(*points), marker="o", label=key.replace("_", " "))
-    right.set(xlabel="epoch", ylabel="metric", title="validation", ylim=(0, 1))
-    right.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    def encode(self, dataset):
+        """``(features, labels)`` of a whole split, gathered over processes."""
+        return predict(self.model, dataset, self.config, self.device, self.rank,
+                       self.world_size, features_only=True)  # fmt: skip
 
 
 def run(
@@ -203,22 +111,13 @@ def run(
         with open(os.path.join(folder, "config.json"), "w") as handle:
             json.dump(config_to_dict(config), handle, indent=2)
     start = time.time()
+    context = RunContext(model, config, train_set, val_set, test_set, device, rank, world_size,
+                         logger, folder)  # fmt: skip
+    task = make_task(data)
     if not getattr(model, "trainable", True):
-        results = run_training_free(
-            model,
-            config,
-            train_set,
-            val_set,
-            test_set,
-            device,
-            rank,
-            world_size,
-            num_classes,
-            logger,
-        )
+        results = fit_training_free(context, task=task)
     else:
-        results = run_training(model, config, train_set, val_set, test_set, device, rank, world_size, make_task(data),
-                               logger, folder, resume, stop_after_epochs)  # fmt: skip
+        results = train(context, task=task, resume=resume, stop_after_epochs=stop_after_epochs)
     results["seconds"] = time.time() - start
     results["parameters"] = parameters
     results["validation"] = "test set (val_fraction 0)" if val_set is test_set else "held out"
@@ -232,22 +131,17 @@ def run(
     return results
 
 
-def run_training_free(
-    model, config, train_set, val_set, test_set, device, rank, world_size, num_classes, logger
-):
-    """Point-NN: encode the training set into the memory bank, choose gamma, evaluate.
-    Every split is encoded once (the encoder is the whole cost)."""
+def fit_training_free(context: RunContext, *, task) -> dict:
+    """Point-NN: encode the training set and fit the memory-bank head to it
+    (:meth:`geo3d.models.Pipeline.fit_features`), choose gamma, evaluate with the task's
+    metrics. Every split is encoded once (the encoder is the whole cost)."""
+    model, config, device, logger = context.model, context.config, context.device, context.logger
     logger.info("training-free: encoding the training set into the memory bank")
-    train_features, train_labels = predict(
-        model, train_set, config, device, rank, world_size, features_only=True
-    )
-    model.head.build(train_features.to(device), train_labels.to(device))
-    encoded = {"val": predict(model, val_set, config, device, rank, world_size, features_only=True)}
-    encoded["test"] = (
-        encoded["val"]
-        if test_set is val_set
-        else predict(model, test_set, config, device, rank, world_size, features_only=True)
-    )
+    train_features, train_labels = context.encode(context.train_set)
+    model.fit_features(train_features.to(device), train_labels.to(device))
+    encoded = {"val": context.encode(context.val_set)}
+    encoded["test"] = (encoded["val"] if context.test_set is context.val_set
+                       else context.encode(context.test_set))  # fmt: skip
     features, labels = encoded[config.train.select_gamma_on]
     gamma = model.head.select_gamma(
         features.to(device), labels.to(device), config.train.gamma_candidates
@@ -256,16 +150,22 @@ def run_training_free(
     results = {"gamma": gamma, "gamma_chosen_on": config.train.select_gamma_on}
     for name, (features, labels) in encoded.items():
         predictions = model.predict(model.head(features.to(device))).cpu()
-        metrics = classification_metrics(predictions, labels, num_classes)
-        results.update({f"{name}_oa": metrics["oa"], f"{name}_macc": metrics["macc"]})
+        metrics = task.metrics(classification_sums(predictions, labels, task.num_classes))
+        results.update({f"{name}_{key}": value for key, value in metrics.items()})
     return results
 
 
-def run_training(model, config, train_set, val_set, test_set, device, rank, world_size, task, logger,
-                 folder, resume, stop_after_epochs):  # fmt: skip
+def train(context: RunContext, *, task, resume: bool = False,
+          stop_after_epochs: int | None = None) -> dict:  # fmt: skip
+    """The training loop: epochs of the task's loss, validation every ``eval_every`` epochs,
+    ``last.pt`` and ``best.pt`` after each epoch (resumable bit for bit), then the test
+    split with the best checkpoint. ``stop_after_epochs`` ends the run as an interruption
+    would (for tests of ``resume``)."""
     from tqdm import tqdm
 
-    main = D.is_main(rank)
+    model, config, device, logger = context.model, context.config, context.device, context.logger
+    train_set, val_set, test_set = context.train_set, context.val_set, context.test_set
+    rank, world_size, folder, main = context.rank, context.world_size, context.folder, context.main
     optimizer = build_optimizer(config, model.parameters())
     scheduler = build_scheduler(config, optimizer)
     history, best, first_epoch = [], -1.0, 0

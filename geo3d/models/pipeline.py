@@ -78,7 +78,13 @@ class Pipeline(nn.Module):
             inputs = inputs if isinstance(inputs, tuple | list) else (inputs,)
             features.append(self.features(*inputs))
             targets.append(labels)
-        self.head.build(torch.cat(features), torch.cat(targets))
+        self.fit_features(torch.cat(features), torch.cat(targets))
+
+    @torch.no_grad()
+    def fit_features(self, features: torch.Tensor, targets: torch.Tensor) -> None:
+        """Training-free models: build the head from encoded ``features (M, C)`` and their
+        ``targets (M,)`` (the engine encodes over several processes, then calls this)."""
+        self.head.build(features, targets)
 
 
 def _call(module: nn.Module, value):
