@@ -19,12 +19,12 @@ RANKS = {
     "losses": 2,
     "metrics": 2,
     "data": 2,
-    "vis": 2,
     "pooling": 3,
     "encoders": 4,
     "necks": 4,
     "heads": 4,
     "models": 5,
+    "vis": 5,
     "engine": 6,
     "export": 6,
 }

@@ -59,31 +59,6 @@ def load_boxes(path: str) -> torch.Tensor:
     return torch.tensor(boxes, dtype=torch.float64).reshape(-1, 7)
 
 
-def pooled_levels(vertices, faces, targets, variant: str = "official") -> list[list]:
-    """The mesh and its pooled versions (priorities: standardised exact features; the
-    ``official`` or ``exact`` collapse rules)."""
-    from geo3d.pooling import mesh_pool
-    from geo3d.structures import MeshBatch, edge_features, faces_from_gemm, mesh_edges, repair_mesh
-
-    vertices, faces, report = repair_mesh(vertices, faces)
-    view = mesh_edges(faces, vertices.shape[0])
-    x = edge_features(vertices, view, "exact")
-    x = (x - x.mean(0)) / x.std(0).clamp(min=1e-6)
-    mesh = MeshBatch.from_views([view], [vertices])
-    levels = [[vis.mesh_geometry(vertices, faces), vis.edge_lines(vertices, view.edges)]]
-    for target in targets:
-        target = int(target) if float(target).is_integer() and target >= 1 else float(target)
-        x, mesh, _ = mesh_pool(x, mesh, target, variant=variant)
-        pooled_faces = faces_from_gemm(mesh.edges, mesh.gemm)
-        levels.append(
-            [
-                vis.mesh_geometry(mesh.vertices, pooled_faces),
-                vis.edge_lines(mesh.vertices, mesh.edges),
-            ]
-        )
-    return levels
-
-
 def model_geometries(args) -> tuple[list, str]:
     """A trained MeshCNN on one sample (see the module docstring)."""
     from geo3d.data import collate_mesh_samples
@@ -91,7 +66,6 @@ def model_geometries(args) -> tuple[list, str]:
     from geo3d.engine.checkpoint import load_checkpoint
     from geo3d.engine.data import build_datasets
     from geo3d.models import create_model
-    from geo3d.structures import faces_from_gemm
 
     config = load_config(args.config)
     data = build_datasets(config.data)
@@ -103,24 +77,10 @@ def model_geometries(args) -> tuple[list, str]:
     sample = dataset[args.index]
     (features, mesh), targets = collate_mesh_samples([sample])
     vertices, faces = sample["vertices"], sample["faces"]
-    with torch.no_grad():
-        if config.data.task == "segmentation":
-            predicted = model(features, mesh).argmax(dim=1)
-            truth = targets.edge_labels
-            accuracy = float((predicted == truth).float().mean())
-            groups = [[vis.mesh_geometry(vertices, faces), vis.edge_lines(vertices, mesh.edges, labels)]
-                      for labels in (truth, predicted)]  # fmt: skip
-            return vis.side_by_side(groups), f"labels | predictions (edge accuracy {accuracy:.3f})"
-        stages = model.encoder.stages(features, mesh)
-        predicted = int(model.head(model.encoder(features, mesh)).argmax())
-    groups = [[vis.mesh_geometry(vertices, faces)]]
-    for _, pooled in stages:
-        groups.append([vis.mesh_geometry(pooled.vertices, faces_from_gemm(pooled.edges, pooled.gemm)),
-                       vis.edge_lines(pooled.vertices, pooled.edges)])  # fmt: skip
-    counts = " -> ".join(str(n) for n in [mesh.num_edges] + [p.num_edges for _, p in stages])
-    title = (f"true {data.classes[int(targets)]}, predicted {data.classes[predicted]}; "
-             f"edges {counts}")  # fmt: skip
-    return vis.side_by_side(groups), title
+    if config.data.task == "segmentation":
+        return vis.segmentation_views(model, features, mesh, targets.edge_labels, vertices, faces)
+    return vis.classifier_stage_views(model, features, mesh, vertices, faces, data.classes,
+                                      targets[0])  # fmt: skip
 
 
 def scene_geometries(args) -> tuple[list, str, dict | None]:
@@ -179,9 +139,9 @@ def scene_geometries(args) -> tuple[list, str, dict | None]:
     if args.source == "mesh":
         mesh = read_mesh(args.path)
         if args.pool:
-            levels = pooled_levels(mesh.vertices, mesh.faces, args.pool, args.pool_variant)
+            geometries = vis.pooling_levels(mesh.vertices, mesh.faces, args.pool, args.pool_variant)
             title = f"{os.path.basename(args.path)} pooled to {args.pool}"
-            return vis.side_by_side(levels), title, None
+            return geometries, title, None
         return [vis.mesh_geometry(mesh.vertices, mesh.faces)], os.path.basename(args.path), None
     if args.source == "model":
         geometries, title = model_geometries(args)
