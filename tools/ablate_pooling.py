@@ -10,21 +10,17 @@ validation); the table is also written to ``<output>/ablation.md``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from geo3d.engine import load_config, run  # noqa: E402
-from geo3d.pooling import POOLINGS  # noqa: E402
+from geo3d.engine import load_config, run
+from geo3d.engine.cli import run_tool, tool_parser
+from geo3d.pooling import POOLINGS
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = tool_parser(__doc__)
     parser.add_argument("--config", default="configs/pointpn_synthetic.yaml")
     parser.add_argument(
         "--poolings", nargs="+", default=["max+mean", "soft", "attention"], choices=POOLINGS
@@ -60,6 +56,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from geo3d.engine.cli import run_tool
-
     sys.exit(run_tool(main))

@@ -16,7 +16,6 @@ one warm-up run.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -24,20 +23,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from geo3d import ops  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_mesh import (  # noqa: E402, F401  (BUNNY, VARIANT_MESHES: for the tests)
+from bench_mesh import (  # noqa: F401  (BUNNY, VARIANT_MESHES: for the tests)
     BUNNY,
     VARIANT_MESHES,
     bench_mesh,
     bench_mesh_variants,
 )
-from bench_pooling import bench_pooling  # noqa: E402
-from bench_timing import median_ms  # noqa: E402
+from bench_pooling import bench_pooling
+from bench_timing import median_ms
+
+from geo3d import ops
+from geo3d.engine.cli import tool_parser
 
 KITTI_RANGE = [0.0, -40.0, -3.0, 70.4, 40.0, 1.0]
 
@@ -369,9 +365,7 @@ def print_table(rows: list[Row], markdown: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = tool_parser(__doc__)
     parser.add_argument(
         "suite", choices=["ops", "models", "mesh", "pooling"], help="what to benchmark"
     )

@@ -5,28 +5,22 @@ python tools/test.py configs/pointpn_synthetic.yaml runs/pointpn_synthetic/best.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
 
-import torch  # noqa: E402
-
-from geo3d.engine import load_config  # noqa: E402
-from geo3d.engine.checkpoint import load_checkpoint  # noqa: E402
-from geo3d.engine.cli import run_tool  # noqa: E402
-from geo3d.engine.data import build_datasets  # noqa: E402
-from geo3d.engine.tasks import make_task  # noqa: E402
-from geo3d.engine.trainer import evaluate  # noqa: E402
-from geo3d.models import create_model  # noqa: E402
+from geo3d.engine import load_config
+from geo3d.engine.checkpoint import load_checkpoint
+from geo3d.engine.cli import run_tool, tool_parser
+from geo3d.engine.data import build_datasets
+from geo3d.engine.tasks import make_task
+from geo3d.engine.trainer import evaluate
+from geo3d.models import create_model
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = tool_parser(__doc__)
     parser.add_argument("config")
     parser.add_argument("checkpoint")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")

@@ -9,21 +9,15 @@ curves.png and results.json. Training-free models (Point-NN) build their memory 
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from geo3d.engine import load_config, run  # noqa: E402
-from geo3d.engine.cli import run_tool  # noqa: E402
-from geo3d.engine.distributed import shutdown  # noqa: E402
+from geo3d.engine import load_config, run
+from geo3d.engine.cli import run_tool, tool_parser
+from geo3d.engine.distributed import shutdown
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = tool_parser(__doc__)
     parser.add_argument("config", help="a YAML experiment file (see configs/)")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value"

@@ -25,23 +25,21 @@ folder). A boxes JSON holds a list of ``[x, y, z, dx, dy, dz, heading]`` or a di
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from geo3d import vis  # noqa: E402
-from geo3d.data.io import (  # noqa: E402
+from geo3d import vis
+from geo3d.data.io import (
     kitti_objects_to_lidar_boxes,
     read_kitti_calibration,
     read_kitti_labels,
     read_mesh,
     read_points,
 )
+from geo3d.engine.cli import run_tool, tool_parser
 
 TOP_DOWN = {
     "front": [-0.6, 0.0, 0.8],
@@ -150,9 +148,7 @@ def scene_geometries(args) -> tuple[list, str, dict | None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = tool_parser(__doc__)
     parser.add_argument(
         "source",
         choices=[
@@ -205,6 +201,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from geo3d.engine.cli import run_tool
-
     sys.exit(run_tool(main))

@@ -4,6 +4,7 @@ exit status 2, never a traceback. ``GEO3D_TRACEBACK=1`` shows the traceback as w
 
 from __future__ import annotations
 
+import argparse
 import os
 import pickle
 import sys
@@ -40,3 +41,10 @@ def run_tool(main: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def tool_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The tools' argument parser: the tool's module docstring as its help, kept as written."""
+    return argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )

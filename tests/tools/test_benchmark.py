@@ -9,7 +9,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @pytest.fixture(scope="module")
 def tool():
-    """tools/benchmark.py loaded as the module ``benchmark``."""
+    """tools/benchmark.py loaded as the module ``benchmark`` (with tools/ on the path, as
+    running the script puts it, for its bench_* helpers)."""
+    tools = os.path.join(ROOT, "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
     spec = importlib.util.spec_from_file_location(
         "benchmark", os.path.join(ROOT, "tools", "benchmark.py")
     )
