@@ -58,9 +58,10 @@ def package_files():
 
 def test_every_layer_has_a_rank():
     layers = {
-        name for name in os.listdir(PACKAGE)
+        name
+        for name in os.listdir(PACKAGE)
         if os.path.isdir(os.path.join(PACKAGE, name)) and not name.startswith("_")
-    }  # fmt: skip
+    }
     assert layers <= set(RANKS), f"give {sorted(layers - set(RANKS))} a rank (and a doc line)"
 
 
@@ -70,8 +71,9 @@ def test_no_module_imports_a_layer_above_its_own(path):
     if len(relative) == 1:
         return  # geo3d/__init__.py: the top, may import anything
     own = relative[0]
-    upward = [(line, layer) for line, layer in imported_layers(path)
-              if RANKS.get(layer, -1) > RANKS[own]]  # fmt: skip
+    upward = [
+        (line, layer) for line, layer in imported_layers(path) if RANKS.get(layer, -1) > RANKS[own]
+    ]
     assert not upward, (
         f"{os.path.relpath(path, ROOT)} ({own}, rank {RANKS[own]}) imports "
         + ", ".join(f"{layer} (rank {RANKS[layer]}) at line {line}" for line, layer in upward)

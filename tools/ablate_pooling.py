@@ -31,21 +31,34 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = []
     for pooling in args.poolings:
-        overrides = [*args.set, f"model.options.pooling={json.dumps(pooling)}", f"output_dir={args.output}",
-                     f"name=pooling_{pooling.replace('+', '_')}"]  # fmt: skip
+        overrides = [
+            *args.set,
+            f"model.options.pooling={json.dumps(pooling)}",
+            f"output_dir={args.output}",
+            f"name=pooling_{pooling.replace('+', '_')}",
+        ]
         if args.epochs is not None:
             overrides.append(f"train.epochs={args.epochs}")
         config = load_config(args.config, overrides)
         results = run(config)
-        rows.append((pooling, results["parameters"], results["test_oa"], results["test_macc"],
-                     results["seconds"] / config.train.epochs, config.train.epochs))  # fmt: skip
+        rows.append(
+            (
+                pooling,
+                results["parameters"],
+                results["test_oa"],
+                results["test_macc"],
+                results["seconds"] / config.train.epochs,
+                config.train.epochs,
+            )
+        )
     lines = [
         "| pooling | parameters | test OA | test mAcc | s per epoch | epochs |",
         "|---|---|---|---|---|---|",
     ]
     for pooling, params, oa, macc, per_epoch, epochs in rows:
         lines.append(
-            f"| {pooling} | {params:,} | {100 * oa:.1f} % | {100 * macc:.1f} % | {per_epoch:.1f} | {epochs} |"
+            f"| {pooling} | {params:,} | {100 * oa:.1f} % | {100 * macc:.1f} % | {per_epoch:.1f} "
+            f"| {epochs} |"
         )
     table = "\n".join(lines)
     print(table)

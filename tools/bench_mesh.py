@@ -9,8 +9,12 @@ import numpy as np
 import torch
 from bench_timing import median_ms
 
-SHARED_DATA = os.environ.get("GEO3D_SHARED_DATA", os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data"))  # fmt: skip
+SHARED_DATA = os.environ.get(
+    "GEO3D_SHARED_DATA",
+    os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data"
+    ),
+)
 BUNNY = os.path.join(SHARED_DATA, "meshes", "stanford-bunny.obj")
 
 
@@ -62,8 +66,12 @@ def _peak_pool_memory_mb(vertices, faces, channels: int) -> float | None:
         path = os.path.join(folder, "mesh.npz")
         np.savez(path, v=vertices, f=faces)
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        result = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, path, str(channels)],
-                                capture_output=True, text=True, cwd=root)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-c", _MEMORY_CHILD, path, str(channels)],
+            capture_output=True,
+            text=True,
+            cwd=root,
+        )
     if result.returncode != 0:
         return None
     return int(result.stdout.strip().splitlines()[-1]) / 1024
@@ -96,9 +104,19 @@ def bench_mesh(repeats: int, quick: bool, channels: int = 64):
         x = torch.randn(mesh.num_edges, channels, generator=torch.Generator().manual_seed(0))
         target = mesh.num_edges // 2
         priority = x.square().sum(1)
-        plan_ms = median_ms(lambda: plan_edge_collapse(mesh.edges, mesh.gemm, mesh.sides, priority,
-                                                       mesh.vertices, mesh.edge_ptr, mesh.vertex_ptr,
-                                                       torch.tensor([target])), repeats)  # fmt: skip
+        plan_ms = median_ms(
+            lambda: plan_edge_collapse(
+                mesh.edges,
+                mesh.gemm,
+                mesh.sides,
+                priority,
+                mesh.vertices,
+                mesh.edge_ptr,
+                mesh.vertex_ptr,
+                torch.tensor([target]),
+            ),
+            repeats,
+        )
         pool_ms = median_ms(lambda: mesh_pool(x, mesh, target, warn=False), repeats)
         memory = None if quick else _peak_pool_memory_mb(vertices_np, faces_np, channels)
         dense_gb = mesh.num_edges**2 * 4 / 1e9
@@ -106,8 +124,16 @@ def bench_mesh(repeats: int, quick: bool, channels: int = 64):
     return rows
 
 
-VARIANT_MESHES = ("cow", "spot", "suzanne", "teapot", "fandisk", "alligator", "beetle",
-                  "stanford-bunny")  # fmt: skip
+VARIANT_MESHES = (
+    "cow",
+    "spot",
+    "suzanne",
+    "teapot",
+    "fandisk",
+    "alligator",
+    "beetle",
+    "stanford-bunny",
+)
 
 
 def _decimated_shared_mesh(name: str, faces: int):
@@ -121,13 +147,17 @@ def _decimated_shared_mesh(name: str, faces: int):
     from geo3d.structures import mesh_edges, repair_mesh
 
     mesh = read_mesh(os.path.join(SHARED_DATA, "meshes", name + ".obj"))
-    full = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(mesh.vertices.double().numpy()),
-                                     o3d.utility.Vector3iVector(mesh.faces.int().numpy()))  # fmt: skip
+    full = o3d.geometry.TriangleMesh(
+        o3d.utility.Vector3dVector(mesh.vertices.double().numpy()),
+        o3d.utility.Vector3iVector(mesh.faces.int().numpy()),
+    )
     small = full.simplify_quadric_decimation(faces)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        vertices, tris, _ = repair_mesh(torch.from_numpy(np.asarray(small.vertices)),
-                                        torch.from_numpy(np.asarray(small.triangles)))  # fmt: skip
+        vertices, tris, _ = repair_mesh(
+            torch.from_numpy(np.asarray(small.vertices)),
+            torch.from_numpy(np.asarray(small.triangles)),
+        )
     return vertices, mesh_edges(tris, vertices.shape[0])
 
 
@@ -157,6 +187,7 @@ def bench_mesh_variants(faces: int = 500):
                 _, _, record = mesh_pool(x, mesh, target, variant=variant)
             kept[variant] = set(record.kept.tolist())
         differ = len(kept["official"] - kept["exact"]) / max(len(kept["official"]), 1)
-        rows.append((name, mesh.num_edges, target, len(kept["official"]), len(kept["exact"]),
-                     100 * differ))  # fmt: skip
+        rows.append(
+            (name, mesh.num_edges, target, len(kept["official"]), len(kept["exact"]), 100 * differ)
+        )
     return rows

@@ -28,13 +28,17 @@ def bench_pooling(repeats: int, quick: bool):
     from geo3d.pooling import AttentionPool, soft_pool2d, soft_pool3d
 
     rows = []
-    grids = [("2D", (8, 64, 56, 56) if quick else (32, 64, 112, 112), 2),
-             ("3D", (2, 16, 16, 64, 64) if quick else (4, 32, 40, 200, 176), 3)]  # fmt: skip
+    grids = [
+        ("2D", (8, 64, 56, 56) if quick else (32, 64, 112, 112), 2),
+        ("3D", (2, 16, 16, 64, 64) if quick else (4, 32, 40, 200, 176), 3),
+    ]
     for name, shape, dims in grids:
         x = torch.randn(shape)
         native = soft_pool2d if dims == 2 else soft_pool3d
-        for method, fn in (("geo3d soft_pool", lambda t: native(t, 2)),
-                           ("plain torch formula", lambda t: plain_soft_pool(t, dims))):  # fmt: skip
+        for method, fn in (
+            ("geo3d soft_pool", lambda t: native(t, 2)),
+            ("plain torch formula", lambda t: plain_soft_pool(t, dims)),
+        ):
             leaf = x.clone().requires_grad_()
             forward = median_ms(lambda: fn(x), repeats)
             both = median_ms(lambda: fn(leaf).sum().backward(), repeats)
@@ -50,8 +54,10 @@ def bench_pooling(repeats: int, quick: bool):
     mask = torch.arange(width)[None] < counts[:, None]
     dense[mask] = points
     size = f"{num_voxels} voxels, {points.shape[0]} points, max {width}"
-    for method, fn, inputs in (("geo3d packed segments", lambda t: pool.segments(t, index, num_voxels), points),
-                               ("padded dense + mask", lambda t: pool(t, mask), dense)):  # fmt: skip
+    for method, fn, inputs in (
+        ("geo3d packed segments", lambda t: pool.segments(t, index, num_voxels), points),
+        ("padded dense + mask", lambda t: pool(t, mask), dense),
+    ):
         leaf = inputs.clone().requires_grad_()
         with torch.no_grad():
             forward = median_ms(lambda: fn(inputs), repeats)

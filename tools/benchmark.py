@@ -376,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     if not ops.native_available():
         print("warning: geo3d._C is not built; timing the plain-torch references", file=sys.stderr)
     print(
-        f"geo3d {args.suite} benchmark: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"geo3d {args.suite} benchmark: torch {torch.__version__}, {torch.get_num_threads()} "
+        "threads, "
         f"CUDA {'yes: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no'}; "
         f"median of {args.repeats} runs",
         flush=True,
@@ -401,8 +402,10 @@ def main(argv: list[str] | None = None) -> int:
         rows = bench_mesh(args.repeats, args.quick)
         print("MeshCNN on the Stanford bunny: preparation (repair, edge view, 5 features) and")
         print("pooling to half the edges (64 channels); 'dense' is the official E x E union matrix")
-        header = (f"{'edges':>8} {'prepare ms':>11} {'plan ms':>9} {'pool ms':>9} "
-                  f"{'peak MB':>8} {'MB per 1k edges':>16} {'dense GB':>9}")  # fmt: skip
+        header = (
+            f"{'edges':>8} {'prepare ms':>11} {'plan ms':>9} {'pool ms':>9} "
+            f"{'peak MB':>8} {'MB per 1k edges':>16} {'dense GB':>9}"
+        )
         print(header + "\n" + "-" * len(header))
         for edges, prep, plan, pool, memory, dense in rows:
             mem = "-" if memory is None else f"{memory:.1f}"

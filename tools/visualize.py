@@ -77,8 +77,9 @@ def model_geometries(args) -> tuple[list, str]:
     vertices, faces = sample["vertices"], sample["faces"]
     if config.data.task == "segmentation":
         return vis.segmentation_views(model, features, mesh, targets.edge_labels, vertices, faces)
-    return vis.classifier_stage_views(model, features, mesh, vertices, faces, data.classes,
-                                      targets[0])  # fmt: skip
+    return vis.classifier_stage_views(
+        model, features, mesh, vertices, faces, data.classes, targets[0]
+    )
 
 
 def scene_geometries(args) -> tuple[list, str, dict | None]:
@@ -175,9 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         "--pool", type=float, nargs="+", help="mesh: pooling targets (counts or fractions)"
     )
     parser.add_argument(
-        "--pool-variant", choices=("official", "exact"), default="official",
+        "--pool-variant",
+        choices=("official", "exact"),
+        default="official",
         help="mesh: MeshCNN's official collapse rules or geo3d's exact ones",
-    )  # fmt: skip
+    )
     parser.add_argument("--config", help="model: the experiment config")
     parser.add_argument("--checkpoint", help="model: a checkpoint of that config")
     parser.add_argument("--out", help="write this PNG instead of opening a window")

@@ -44,8 +44,10 @@ def synthetic_shapes(num_points=1024, augment=(), seed=0, per_class=None) -> Dat
     """The embedded primitives, with their own validation split."""
     from geo3d.data.synthetic import SyntheticShapes
 
-    splits = [SyntheticShapes(s, num_points=max(num_points, 1024), per_class=per_class, seed=seed)
-              for s in ("train", "val", "test")]  # fmt: skip
+    splits = [
+        SyntheticShapes(s, num_points=max(num_points, 1024), per_class=per_class, seed=seed)
+        for s in ("train", "val", "test")
+    ]
     return DataBundle(
         ClassificationView(splits[0], num_points, list(augment), seed),
         ClassificationView(splits[1], num_points),
@@ -64,8 +66,9 @@ def modelnet40(root=None, num_points=1024, augment=(), seed=0, val_fraction=0.1)
     _needs_root("modelnet40", root)
     train = ModelNetNormalResampled(root, "train", 10000)
     test = ModelNetNormalResampled(root, "test", 10000)
-    return _point_bundle(train, test, list(train.classes), num_points, list(augment), seed,
-                         val_fraction)  # fmt: skip
+    return _point_bundle(
+        train, test, list(train.classes), num_points, list(augment), seed, val_fraction
+    )
 
 
 @register_dataset("modelnet40_h5", "points")
@@ -75,8 +78,9 @@ def modelnet40_h5(root=None, num_points=1024, augment=(), seed=0, val_fraction=0
 
     _needs_root("modelnet40_h5", root)
     train, test = ModelNetH5(root, "train", 2048), ModelNetH5(root, "test", 2048)
-    return _point_bundle(train, test, list(train.classes), num_points, list(augment), seed,
-                         val_fraction)  # fmt: skip
+    return _point_bundle(
+        train, test, list(train.classes), num_points, list(augment), seed, val_fraction
+    )
 
 
 @register_dataset("modelnet40_off", "points")
@@ -88,13 +92,15 @@ def modelnet40_off(root=None, num_points=1024, augment=(), seed=0, val_fraction=
     size = max(num_points, 1024)
     train = ModelNetMeshFolder(root, "train", size, seed=seed)
     test = ModelNetMeshFolder(root, "test", size, seed=seed)
-    return _point_bundle(train, test, list(train.classes), num_points, list(augment), seed,
-                         val_fraction)  # fmt: skip
+    return _point_bundle(
+        train, test, list(train.classes), num_points, list(augment), seed, val_fraction
+    )
 
 
 @register_dataset("scanobjectnn", "points")
-def scanobjectnn(root=None, variant=None, num_points=1024, augment=(), seed=0,
-                 val_fraction=0.1) -> DataBundle:  # fmt: skip
+def scanobjectnn(
+    root=None, variant=None, num_points=1024, augment=(), seed=0, val_fraction=0.1
+) -> DataBundle:
     """ScanObjectNN (``variant``: OBJ_BG, OBJ_ONLY or PB_T50_RS, the default)."""
     from geo3d.data.datasets import ScanObjectNN
 
@@ -102,8 +108,15 @@ def scanobjectnn(root=None, variant=None, num_points=1024, augment=(), seed=0,
     variant = variant or "PB_T50_RS"
     train = ScanObjectNN(root, variant, "train", 2048)
     test = ScanObjectNN(root, variant, "test", 2048)
-    return _point_bundle(train, test, list(getattr(train, "classes", [])), num_points,
-                         list(augment), seed, val_fraction)  # fmt: skip
+    return _point_bundle(
+        train,
+        test,
+        list(getattr(train, "classes", [])),
+        num_points,
+        list(augment),
+        seed,
+        val_fraction,
+    )
 
 
 # -- meshes -------------------------------------------------------------------------------
@@ -111,8 +124,13 @@ def _mesh_bundle(sources, classes, task, features, augment, augment_options, see
     """MeshCNN samples from ``[(data set, indices)]`` for train, val and test; the feature
     statistics come from the training split, without augmentation."""
     common = {"task": task, "features": features, "seed": seed}
-    train = MeshSampleView(sources[0][0], augment=list(augment), augment_options=augment_options,
-                           indices=sources[0][1], **common)  # fmt: skip
+    train = MeshSampleView(
+        sources[0][0],
+        augment=list(augment),
+        augment_options=augment_options,
+        indices=sources[0][1],
+        **common,
+    )
     statistics = feature_statistics(train.raw_features())
     train.statistics = statistics
     val = MeshSampleView(sources[1][0], indices=sources[1][1], statistics=statistics, **common)
@@ -121,8 +139,14 @@ def _mesh_bundle(sources, classes, task, features, augment, augment_options, see
 
 
 @register_dataset("synthetic_meshes", "meshes")
-def synthetic_meshes(task="classification", features="official", augment=(),
-                     augment_options=None, seed=0, per_class=None) -> DataBundle:  # fmt: skip
+def synthetic_meshes(
+    task="classification",
+    features="official",
+    augment=(),
+    augment_options=None,
+    seed=0,
+    per_class=None,
+) -> DataBundle:
     """The embedded primitives as meshes: classification of the primitive, or
     segmentation of its parts."""
     from geo3d.data.synthetic import SyntheticMeshes
@@ -131,37 +155,64 @@ def synthetic_meshes(task="classification", features="official", augment=(),
         raise ValueError(f"'task' must be classification or segmentation (got {task!r})")
     splits = [SyntheticMeshes(s, per_class=per_class, seed=seed) for s in ("train", "val", "test")]
     classes = list(SyntheticMeshes.classes if task == "classification" else SyntheticMeshes.parts)
-    return _mesh_bundle([(s, None) for s in splits], classes, task, features, augment,
-                        augment_options, seed)  # fmt: skip
+    return _mesh_bundle(
+        [(s, None) for s in splits], classes, task, features, augment, augment_options, seed
+    )
 
 
-def _meshcnn_folders(folder_class, root, task, features, augment, augment_options, seed,
-                     val_fraction) -> DataBundle:  # fmt: skip
+def _meshcnn_folders(
+    folder_class, root, task, features, augment, augment_options, seed, val_fraction
+) -> DataBundle:
     """MeshCNN's folder layouts: a held-out part of ``train`` validates, ``test`` tests."""
     train, test = folder_class(root, "train"), folder_class(root, "test")
-    classes = (list(train.classes) if task == "classification"
-               else [str(c) for c in range(train.num_classes)])  # fmt: skip
+    classes = (
+        list(train.classes)
+        if task == "classification"
+        else [str(c) for c in range(train.num_classes)]
+    )
     kept, held = split_off_validation(train, val_fraction, seed)
-    return _mesh_bundle([(train, kept), (train, held), (test, None)], classes, task, features,
-                        augment, augment_options, seed)  # fmt: skip
+    return _mesh_bundle(
+        [(train, kept), (train, held), (test, None)],
+        classes,
+        task,
+        features,
+        augment,
+        augment_options,
+        seed,
+    )
 
 
 @register_dataset("meshcnn_classification", "meshes")
-def meshcnn_classification(root=None, task="classification", features="official", augment=(),
-                           augment_options=None, seed=0, val_fraction=0.1) -> DataBundle:  # fmt: skip
+def meshcnn_classification(
+    root=None,
+    task="classification",
+    features="official",
+    augment=(),
+    augment_options=None,
+    seed=0,
+    val_fraction=0.1,
+) -> DataBundle:
     """MeshCNN's classification folders (SHREC, cubes): ``root/<class>/{train,test}/*.obj``."""
     from geo3d.data.datasets import MeshClassificationFolder
 
     if task != "classification":
         raise ValueError("meshcnn_classification is a classification data set")
     _needs_root("meshcnn_classification", root)
-    return _meshcnn_folders(MeshClassificationFolder, root, task, features, augment,
-                            augment_options, seed, val_fraction)  # fmt: skip
+    return _meshcnn_folders(
+        MeshClassificationFolder, root, task, features, augment, augment_options, seed, val_fraction
+    )
 
 
 @register_dataset("meshcnn_segmentation", "meshes")
-def meshcnn_segmentation(root=None, task="segmentation", features="official", augment=(),
-                         augment_options=None, seed=0, val_fraction=0.1) -> DataBundle:  # fmt: skip
+def meshcnn_segmentation(
+    root=None,
+    task="segmentation",
+    features="official",
+    augment=(),
+    augment_options=None,
+    seed=0,
+    val_fraction=0.1,
+) -> DataBundle:
     """MeshCNN's segmentation folders (COSEG, human bodies): ``root/{train,test}`` with
     ``seg`` and ``sseg`` label folders."""
     from geo3d.data.datasets import MeshSegmentationFolder
@@ -169,8 +220,9 @@ def meshcnn_segmentation(root=None, task="segmentation", features="official", au
     if task != "segmentation":
         raise ValueError("meshcnn_segmentation needs task 'segmentation'")
     _needs_root("meshcnn_segmentation", root)
-    return _meshcnn_folders(MeshSegmentationFolder, root, task, features, augment,
-                            augment_options, seed, val_fraction)  # fmt: skip
+    return _meshcnn_folders(
+        MeshSegmentationFolder, root, task, features, augment, augment_options, seed, val_fraction
+    )
 
 
 # -- LiDAR scenes ---------------------------------------------------------------------------
@@ -182,8 +234,9 @@ def synthetic_lidar(frames=None, seed=0) -> DataBundle:
     from geo3d.data.synthetic import SyntheticLidar
 
     train, val = (SyntheticLidar(s, frames=frames, seed=seed) for s in ("train", "val"))
-    return DataBundle(train, val, val, list(SyntheticLidar.classes), "scenes", "detection",
-                      collate_scenes)  # fmt: skip
+    return DataBundle(
+        train, val, val, list(SyntheticLidar.classes), "scenes", "detection", collate_scenes
+    )
 
 
 @register_dataset("kitti", "scenes")

@@ -80,8 +80,10 @@ def collate_meshes(samples: list[dict]) -> dict:
     ``edge_ptr (B + 1,)`` offsets; ``label`` is stacked where present."""
     if not samples:
         raise ValueError("collate_meshes: empty batch")
-    offsets = {key: counts_to_ptr([s[key].shape[0] for s in samples])
-               for key in ("vertices", "faces", "edges")}  # fmt: skip
+    offsets = {
+        key: counts_to_ptr([s[key].shape[0] for s in samples])
+        for key in ("vertices", "faces", "edges")
+    }
     batch: dict = {
         f"{key[:-1] if key != 'vertices' else 'vertex'}_ptr": offsets[key] for key in offsets
     }

@@ -50,8 +50,17 @@ class MeshSampleView(SeededView):
         statistics: ``(mean, std)`` to standardise the features (from the training set).
     """
 
-    def __init__(self, dataset, task="classification", features="official", augment=None,
-                 augment_options=None, statistics=None, seed=0, indices=None):  # fmt: skip
+    def __init__(
+        self,
+        dataset,
+        task="classification",
+        features="official",
+        augment=None,
+        augment_options=None,
+        statistics=None,
+        seed=0,
+        indices=None,
+    ):
         if task not in ("classification", "segmentation"):
             raise ValueError(f"'task' must be classification or segmentation (got {task!r})")
         if features not in FEATURE_VARIANTS:

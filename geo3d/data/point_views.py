@@ -49,7 +49,8 @@ class ClassificationView(SeededView):
         points = item["points"][: self.num_points]
         if points.shape[0] < self.num_points:
             raise ValueError(
-                f"sample {self.indices[index]} has {points.shape[0]} points, fewer than {self.num_points}"
+                f"sample {self.indices[index]} has {points.shape[0]} points, fewer than "
+                f"{self.num_points}"
             )
         if self.transform.transforms:
             points = self.transform({"points": points}, self.generator(index))["points"]

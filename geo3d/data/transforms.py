@@ -106,11 +106,19 @@ class RandomRotation:
         if self.so3:
             q = torch.randn(4, generator=generator, dtype=torch.float64)
             w, x, y, z = q / q.norm()
-            rotation = torch.stack([
-                torch.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)]),
-                torch.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)]),
-                torch.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]),
-            ])  # fmt: skip
+            rotation = torch.stack(
+                [
+                    torch.stack(
+                        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)]
+                    ),
+                    torch.stack(
+                        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)]
+                    ),
+                    torch.stack(
+                        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]
+                    ),
+                ]
+            )
             if "boxes" in sample:
                 raise ValueError("RandomRotation(so3=True) cannot rotate yaw-only boxes")
             return _rotate(sample, rotation)

@@ -109,7 +109,8 @@ class MeshCNNEncoder(nn.Module):
             norm_groups = num_groups
         if len(channels) != len(pool_targets):
             raise ValueError(
-                f"one pooling target per stage: {len(channels)} channels, {len(pool_targets)} targets"
+                f"one pooling target per stage: {len(channels)} channels, {len(pool_targets)} "
+                "targets"
             )
         widths = (in_channels, *channels)
         self.convs = nn.ModuleList(

@@ -38,8 +38,18 @@ class PointPNStage(nn.Module):
     """FPS + kNN + local geometry aggregation + pooling: ``(B, N, 3), (B, N, C_in) ->
     (B, G, 3), (B, G, out_dim)``."""
 
-    def __init__(self, in_dim, out_dim, num_groups, k, blocks, alpha, beta, xyz_normalization,
-                 pooling="max+mean"):  # fmt: skip
+    def __init__(
+        self,
+        in_dim,
+        out_dim,
+        num_groups,
+        k,
+        blocks,
+        alpha,
+        beta,
+        xyz_normalization,
+        pooling="max+mean",
+    ):
         super().__init__()
         self.pool = SetPool(pooling, out_dim)
         self.num_groups, self.k = num_groups, k
@@ -110,7 +120,7 @@ class PointPNEncoder(nn.Module):
                     beta,
                     xyz_normalization,
                     pooling,
-                )  # fmt: skip
+                )
             )
             dim, groups = dim * expansion, groups // 2
         self.stages = nn.ModuleList(stages)

@@ -39,8 +39,9 @@ def _int_at_least(path: str, value, low: int) -> None:
         _fail(path, value, f"must be an integer >= {low}")
 
 
-def _finite(path: str, value, low: float, high: float | None = None, *, open_low=False,
-            open_high=False) -> None:  # fmt: skip
+def _finite(
+    path: str, value, low: float, high: float | None = None, *, open_low=False, open_high=False
+) -> None:
     ok = math.isfinite(value) and (value > low if open_low else value >= low)
     if high is not None:
         ok = ok and (value < high if open_high else value <= high)
@@ -122,15 +123,22 @@ def check_config(config: ExperimentConfig, given: set[str]) -> None:
         _not_given(given, "data.augment_options", d.augment_options, "by point data sets")
         _not_given(given, "data.features", d.features, "by point data sets (MeshCNN only)")
         if d.dataset == "synthetic_shapes":
-            _not_given(given, "data.val_fraction", d.val_fraction,
-                       "by synthetic_shapes (it has its own validation split)")  # fmt: skip
+            _not_given(
+                given,
+                "data.val_fraction",
+                d.val_fraction,
+                "by synthetic_shapes (it has its own validation split)",
+            )
 
     _choice("model.name", config.model.name, available_models())
     if "pool_variant" in config.model.options:
         variant = config.model.options["pool_variant"]
         if config.model.name not in MESH_MODELS:
-            _fail("model.options.pool_variant", variant,
-                  f"is a MeshCNN option ({', '.join(MESH_MODELS)}), not {config.model.name}'s")  # fmt: skip
+            _fail(
+                "model.options.pool_variant",
+                variant,
+                f"is a MeshCNN option ({', '.join(MESH_MODELS)}), not {config.model.name}'s",
+            )
         _choice("model.options.pool_variant", variant, MESH_POOL_VARIANTS)
 
     o = config.optimizer

@@ -44,8 +44,13 @@ def predict(model, dataset, config, device, rank, world_size, features_only=Fals
 
 
 def _loader(dataset, config, task, batch_size, **options):
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=config.data.workers,
-                                       collate_fn=task.collate_fn, **options)  # fmt: skip
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        num_workers=config.data.workers,
+        collate_fn=task.collate_fn,
+        **options,
+    )
 
 
 @torch.no_grad()

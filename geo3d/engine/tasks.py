@@ -51,9 +51,16 @@ class MeshSegmentationTask(ClassificationTask):
         return targets.edge_labels
 
     def batch_sums(self, model, outputs, targets) -> dict[str, torch.Tensor]:
-        return segmentation_sums(outputs.detach(), targets.edge_labels, targets.soft_labels,
-                                 targets.edge_areas, targets.edge_ptr, targets.edge_faces,
-                                 targets.face_labels, self.num_classes)  # fmt: skip
+        return segmentation_sums(
+            outputs.detach(),
+            targets.edge_labels,
+            targets.soft_labels,
+            targets.edge_areas,
+            targets.edge_ptr,
+            targets.edge_faces,
+            targets.face_labels,
+            self.num_classes,
+        )
 
     def metrics(self, sums) -> dict[str, float]:
         return segmentation_metrics(sums)

@@ -66,13 +66,21 @@ class RunContext:
         return D.is_main(self.rank)
 
     def evaluate(self, dataset, task) -> dict:
-        return evaluate(self.model, dataset, self.config, self.device, self.rank,
-                        self.world_size, task)  # fmt: skip
+        return evaluate(
+            self.model, dataset, self.config, self.device, self.rank, self.world_size, task
+        )
 
     def encode(self, dataset):
         """``(features, labels)`` of a whole split, gathered over processes."""
-        return predict(self.model, dataset, self.config, self.device, self.rank,
-                       self.world_size, features_only=True)  # fmt: skip
+        return predict(
+            self.model,
+            dataset,
+            self.config,
+            self.device,
+            self.rank,
+            self.world_size,
+            features_only=True,
+        )
 
 
 def run(
@@ -101,18 +109,24 @@ def run(
     if not main:
         logger.setLevel(logging.WARNING)
     parameters = sum(p.numel() for p in model.parameters())
-    logger.info(f"{config.name}: {config.model.name} with {parameters:,} parameters ({parameters / 1e6:.2f} M), "
-                f"{len(train_set)} train / {len(val_set)} val / {len(test_set)} test samples, "
-                f"{world_size} process(es) on {device}")  # fmt: skip
+    logger.info(
+        f"{config.name}: {config.model.name} with {parameters:,} parameters "
+        f"({parameters / 1e6:.2f} M), "
+        f"{len(train_set)} train / {len(val_set)} val / {len(test_set)} test samples, "
+        f"{world_size} process(es) on {device}"
+    )
     if val_set is test_set:
-        logger.info("no held-out validation split (data.val_fraction 0): the test set takes "
-                    "the validation role, as in the official protocol")  # fmt: skip
+        logger.info(
+            "no held-out validation split (data.val_fraction 0): the test set takes "
+            "the validation role, as in the official protocol"
+        )
     if main:
         with open(os.path.join(folder, "config.json"), "w") as handle:
             json.dump(config_to_dict(config), handle, indent=2)
     start = time.time()
-    context = RunContext(model, config, train_set, val_set, test_set, device, rank, world_size,
-                         logger, folder)  # fmt: skip
+    context = RunContext(
+        model, config, train_set, val_set, test_set, device, rank, world_size, logger, folder
+    )
     task = make_task(data)
     if not getattr(model, "trainable", True):
         results = fit_training_free(context, task=task)
@@ -124,9 +138,8 @@ def run(
     if main and results.get("finished", True):
         with open(os.path.join(folder, "results.json"), "w") as handle:
             json.dump(results, handle, indent=2)
-        logger.info(
-            f"results: {json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in results.items()})}"
-        )
+        rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in results.items()}
+        logger.info(f"results: {json.dumps(rounded)}")
     D.barrier(world_size)
     return results
 
@@ -140,8 +153,9 @@ def fit_training_free(context: RunContext, *, task) -> dict:
     train_features, train_labels = context.encode(context.train_set)
     model.fit_features(train_features.to(device), train_labels.to(device))
     encoded = {"val": context.encode(context.val_set)}
-    encoded["test"] = (encoded["val"] if context.test_set is context.val_set
-                       else context.encode(context.test_set))  # fmt: skip
+    encoded["test"] = (
+        encoded["val"] if context.test_set is context.val_set else context.encode(context.test_set)
+    )
     features, labels = encoded[config.train.select_gamma_on]
     gamma = model.head.select_gamma(
         features.to(device), labels.to(device), config.train.gamma_candidates
@@ -155,8 +169,9 @@ def fit_training_free(context: RunContext, *, task) -> dict:
     return results
 
 
-def train(context: RunContext, *, task, resume: bool = False,
-          stop_after_epochs: int | None = None) -> dict:  # fmt: skip
+def train(
+    context: RunContext, *, task, resume: bool = False, stop_after_epochs: int | None = None
+) -> dict:
     """The training loop: epochs of the task's loss, validation every ``eval_every`` epochs,
     ``last.pt`` and ``best.pt`` after each epoch (resumable bit for bit), then the test
     split with the best checkpoint. ``stop_after_epochs`` ends the run as an interruption
@@ -191,7 +206,8 @@ def train(context: RunContext, *, task, resume: bool = False,
     )
     if len(loader) == 0:
         raise ValueError(
-            f"{len(train_set)} training samples make no batch of {config.data.batch_size} per process"
+            f"{len(train_set)} training samples make no batch of {config.data.batch_size} per "
+            "process"
         )
     finished = True
     for epoch in range(first_epoch, config.train.epochs):
@@ -258,9 +274,16 @@ def train(context: RunContext, *, task, resume: bool = False,
             )
             with open(os.path.join(folder, "metrics.jsonl"), "a") as handle:
                 handle.write(json.dumps(record) + "\n")
-            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "best": best,
-                     "history": history, "random": rng, "config": config_to_dict(config)}  # fmt: skip
+            state = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": epoch + 1,
+                "best": best,
+                "history": history,
+                "random": rng,
+                "config": config_to_dict(config),
+            }
             save_atomic(state, last_path)
             if improved:
                 save_atomic(state, best_path)
@@ -275,5 +298,9 @@ def train(context: RunContext, *, task, resume: bool = False,
     test = evaluate(model, test_set, config, device, rank, world_size, task)
     last = history[-1] if history else {}
     primary = task.primary
-    return {f"best_val_{primary}": best, f"val_{primary}": last.get(f"val_{primary}", math.nan),
-            **{f"test_{k}": v for k, v in test.items()}, "epochs": config.train.epochs}  # fmt: skip
+    return {
+        f"best_val_{primary}": best,
+        f"val_{primary}": last.get(f"val_{primary}", math.nan),
+        **{f"test_{k}": v for k, v in test.items()},
+        "epochs": config.train.epochs,
+    }

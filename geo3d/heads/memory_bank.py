@@ -36,7 +36,8 @@ class MemoryBankClassifier(nn.Module):
         """Store ``features (M, C)`` (normalised) and ``labels (M,)`` (one-hot)."""
         if features.dim() != 2 or labels.shape != (features.shape[0],):
             raise ValueError(
-                f"Expected 'features' (M, C) and 'labels' (M,) (got {tuple(features.shape)}, {tuple(labels.shape)})"
+                f"Expected 'features' (M, C) and 'labels' (M,) (got {tuple(features.shape)}, "
+                f"{tuple(labels.shape)})"
             )
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
             raise ValueError(f"'labels' must lie in [0, {self.num_classes})")

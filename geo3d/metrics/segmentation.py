@@ -40,8 +40,11 @@ def segmentation_sums(
     intersection = torch.bincount(
         labels_valid[predicted_valid == labels_valid], minlength=num_classes
     )
-    union = (torch.bincount(labels_valid, minlength=num_classes)
-             + torch.bincount(predicted_valid, minlength=num_classes) - intersection)  # fmt: skip
+    union = (
+        torch.bincount(labels_valid, minlength=num_classes)
+        + torch.bincount(predicted_valid, minlength=num_classes)
+        - intersection
+    )
     sums = {
         "edges_correct": correct.sum().double(),
         "edges": valid.sum().double(),

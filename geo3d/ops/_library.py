@@ -93,7 +93,8 @@ def _load_native() -> None:
 
 
 def has_native_kernel(name: str, device_type: str) -> bool:
-    """Whether ``geo3d._C`` registered a kernel of op ``name`` for ``device_type`` ('cpu', 'cuda')."""
+    """Whether ``geo3d._C`` registered a kernel of op ``name`` for ``device_type``
+    ('cpu', 'cuda')."""
     key = {"cpu": "CPU", "cuda": "CUDA"}[device_type]
     return torch._C._dispatch_has_kernel_for_dispatch_key(f"{NAMESPACE}::{name}", key)
 

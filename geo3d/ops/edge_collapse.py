@@ -194,8 +194,14 @@ class _MeshCollapse:
         self.redirect(e, side, update_a, update_side_a)
         self.redirect(e, side + 1, update_b, update_side_b)
         self.redirect(update_a, _other_side(update_side_a), update_b, _other_side(update_side_b))
-        for source, target in ((key_a, e), (key_b, e), (key_a, update_a), (middle, update_a),
-                               (key_b, update_b), (middle, update_b)):  # fmt: skip
+        for source, target in (
+            (key_a, e),
+            (key_b, e),
+            (key_a, update_a),
+            (middle, update_a),
+            (key_b, update_b),
+            (middle, update_b),
+        ):
             self.union(source, target)
         return [key_a, key_b, middle]
 
@@ -271,9 +277,15 @@ def edge_collapse_reference(
         e0, e1 = int(edge_ptr[b]), int(edge_ptr[b + 1])
         v0, v1 = int(vertex_ptr[b]), int(vertex_ptr[b + 1])
         local_gemm = torch.where(gemm[e0:e1] >= 0, gemm[e0:e1] - e0, -1)
-        mesh = _MeshCollapse((edges[e0:e1] - v0).tolist(), local_gemm.tolist(),
-                             sides[e0:e1].tolist(), v1 - v0, vertices[v0:v1].tolist(),
-                             official, stale_refs[v0:v1].tolist())  # fmt: skip
+        mesh = _MeshCollapse(
+            (edges[e0:e1] - v0).tolist(),
+            local_gemm.tolist(),
+            sides[e0:e1].tolist(),
+            v1 - v0,
+            vertices[v0:v1].tolist(),
+            official,
+            stale_refs[v0:v1].tolist(),
+        )
         mesh.run(priority[e0:e1].tolist(), int(targets[b]))
         kept = [e for e in range(e1 - e0) if mesh.alive[e]]
         new_index = {e: out_offset + i for i, e in enumerate(kept)}
@@ -363,10 +375,14 @@ def plan_edge_collapse(
     """
     if variant not in VARIANTS:
         raise ValueError(f"'variant' must be one of {VARIANTS} (got {variant!r})")
-    for name, t, desc, dims, last in (("edges", edges, "(E, 2)", 2, 2), ("gemm", gemm, "(E, 4)", 2, 4),
-                                      ("sides", sides, "(E, 4)", 2, 4), ("edge_ptr", edge_ptr, "(B + 1,)", 1, None),
-                                      ("vertex_ptr", vertex_ptr, "(B + 1,)", 1, None),
-                                      ("targets", targets, "(B,)", 1, None)):  # fmt: skip
+    for name, t, desc, dims, last in (
+        ("edges", edges, "(E, 2)", 2, 2),
+        ("gemm", gemm, "(E, 4)", 2, 4),
+        ("sides", sides, "(E, 4)", 2, 4),
+        ("edge_ptr", edge_ptr, "(B + 1,)", 1, None),
+        ("vertex_ptr", vertex_ptr, "(B + 1,)", 1, None),
+        ("targets", targets, "(B,)", 1, None),
+    ):
         _check_long(name, t, desc, dims, last)
     num_edges = edges.shape[0]
     if gemm.shape[0] != num_edges or sides.shape[0] != num_edges or priority.shape != (num_edges,):

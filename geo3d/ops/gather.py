@@ -68,7 +68,8 @@ def gather_points(feats: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"Expected 'feats' to be a floating tensor (got {feats.dtype})")
     if not isinstance(idx, torch.Tensor) or idx.dim() < 1 or idx.shape[0] != feats.shape[0]:
         raise ValueError(
-            f"Expected 'idx' of shape (B, ...) with B = {feats.shape[0]} (got {getattr(idx, 'shape', None)})"
+            f"Expected 'idx' of shape (B, ...) with B = {feats.shape[0]} (got "
+            f"{getattr(idx, 'shape', None)})"
         )
     if idx.dtype != torch.int64:
         raise ValueError(f"Expected 'idx' to be int64 (got {idx.dtype})")

@@ -58,7 +58,8 @@ def _check_pair(query, support, query_lengths, support_lengths):
     _checks.check_same_device_dtype("query", query, "support", support)
     if query.shape[0] != support.shape[0]:
         raise ValueError(
-            f"'query' and 'support' must have the same batch size (got {query.shape[0]} and {support.shape[0]})"
+            f"'query' and 'support' must have the same batch size (got {query.shape[0]} and "
+            f"{support.shape[0]})"
         )
     _checks.check_nonempty("support", support)
     query_lengths = _checks.resolve_lengths("query_lengths", query_lengths, query)

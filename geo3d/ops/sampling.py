@@ -86,7 +86,8 @@ def farthest_point_sample(
             start = start.expand(batch)
         if start.shape[0] != batch:
             raise ValueError(
-                f"Expected 'start_idx' to be an int or of shape ({batch},) (got {tuple(start_idx.shape)})"
+                f"Expected 'start_idx' to be an int or of shape ({batch},) (got "
+                f"{tuple(start_idx.shape)})"
             )
     elif isinstance(start_idx, int) and not isinstance(start_idx, bool):
         start = torch.full((batch,), start_idx, dtype=torch.int64, device=xyz.device)

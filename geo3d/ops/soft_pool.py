@@ -89,8 +89,10 @@ def _out_size(size, k, s, p):
 
 @torch.library.register_fake("geo3d::soft_pool")
 def _soft_pool_fake(x, kernel_size, stride, padding):
-    spatial = [_out_size(x.shape[2 + a], k, s, p)
-               for a, (k, s, p) in enumerate(zip(kernel_size, stride, padding))]  # fmt: skip
+    spatial = [
+        _out_size(x.shape[2 + a], k, s, p)
+        for a, (k, s, p) in enumerate(zip(kernel_size, stride, padding))
+    ]
     shape = (x.shape[0], x.shape[1], *spatial)
     lse_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
     return x.new_empty(shape), x.new_empty(shape, dtype=lse_dtype)

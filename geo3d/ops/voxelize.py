@@ -143,7 +143,8 @@ def voxelize(
     max_points_per_voxel: int,
     max_voxels: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Hard voxelization with the semantics of spconv's ``PointToVoxel`` and mmcv's ``Voxelization``.
+    """Hard voxelization with the semantics of spconv's ``PointToVoxel`` and mmcv's
+    ``Voxelization``.
 
     A point's voxel is ``floor((p - min) / voxel_size)`` per axis, in the points' dtype;
     points outside ``[xmin, xmax) x [ymin, ymax) x [zmin, zmax)`` (precisely: whose voxel

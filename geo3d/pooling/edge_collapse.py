@@ -100,9 +100,18 @@ def mesh_pool(
     priority = _priority(x, variant)
     cpu = mesh.to("cpu")
     stale = cpu.stale_refs if variant == "official" else None
-    plan = plan_edge_collapse(cpu.edges, cpu.gemm, cpu.sides, priority, cpu.vertices,
-                              cpu.edge_ptr, cpu.vertex_ptr, targets, variant=variant,
-                              stale_refs=stale)  # fmt: skip
+    plan = plan_edge_collapse(
+        cpu.edges,
+        cpu.gemm,
+        cpu.sides,
+        priority,
+        cpu.vertices,
+        cpu.edge_ptr,
+        cpu.vertex_ptr,
+        targets,
+        variant=variant,
+        stale_refs=stale,
+    )
     stuck = (plan.counts > targets + 2).nonzero().squeeze(1).tolist()
     if warn and stuck:
         details = ", ".join(f"mesh {b}: {int(plan.counts[b])} > {int(targets[b])}" for b in stuck)
@@ -141,7 +150,8 @@ def mesh_unpool(y: torch.Tensor, record: PoolRecord) -> torch.Tensor:
     """
     if y.dim() != 2 or y.shape[0] != int(record.counts.sum()):
         raise ValueError(
-            f"MeshUnpool expects 'y' of shape ({int(record.counts.sum())}, C) (got {tuple(y.shape)})"
+            f"MeshUnpool expects 'y' of shape ({int(record.counts.sum())}, C) (got "
+            f"{tuple(y.shape)})"
         )
     members = record.members.to(y.device)
     return scatter(y[members[:, 1]], members[:, 0], record.num_input_edges, "mean")

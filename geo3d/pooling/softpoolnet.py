@@ -51,8 +51,14 @@ class SoftPoolNetPool(nn.Module):
         sorter: rank by a learned projection to ``regions`` activations.
     """
 
-    def __init__(self, channels: int, num_points: int, regions: int | None = None, cabins: int = 8,
-                 sorter: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        channels: int,
+        num_points: int,
+        regions: int | None = None,
+        cabins: int = 8,
+        sorter: bool = False,
+    ):
         super().__init__()
         regions = channels if regions is None else regions
         if cabins < 5 or num_points % cabins:

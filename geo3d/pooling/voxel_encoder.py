@@ -49,9 +49,17 @@ class VoxelFeatureEncoder(nn.Module):
         variant: ``official`` or ``plain`` (above).
     """
 
-    def __init__(self, in_channels: int, channels: tuple[int, ...], voxel_size, point_range,
-                 pooling: str = "max", heads: int = 4, query: str = "residual",
-                 variant: str = "official"):  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        channels: tuple[int, ...],
+        voxel_size,
+        point_range,
+        pooling: str = "max",
+        heads: int = 4,
+        query: str = "residual",
+        variant: str = "official",
+    ):
         super().__init__()
         if variant not in VFE_VARIANTS:
             raise ValueError(f"'variant' must be one of {VFE_VARIANTS} (got {variant!r})")

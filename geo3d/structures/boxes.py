@@ -43,10 +43,21 @@ def box_corners(boxes: torch.Tensor) -> torch.Tensor:
     starting at the (+dx/2, +dy/2) corner; corner i + 4 is above corner i.
     """
     check_boxes("boxes", boxes)
-    signs = boxes.new_tensor(
-        [[1, 1, -1], [-1, 1, -1], [-1, -1, -1], [1, -1, -1],
-         [1, 1, 1], [-1, 1, 1], [-1, -1, 1], [1, -1, 1]]
-    ) / 2  # fmt: skip
+    signs = (
+        boxes.new_tensor(
+            [
+                [1, 1, -1],
+                [-1, 1, -1],
+                [-1, -1, -1],
+                [1, -1, -1],
+                [1, 1, 1],
+                [-1, 1, 1],
+                [-1, -1, 1],
+                [1, -1, 1],
+            ]
+        )
+        / 2
+    )
     corners = signs[None] * boxes[:, None, 3:6]  # (M, 8, 3)
     corners = rotate_points_z(corners, boxes[:, 6:7].expand(-1, 8))
     return corners + boxes[:, None, 0:3]

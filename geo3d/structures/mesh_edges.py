@@ -115,8 +115,11 @@ def faces_from_gemm(edges: torch.Tensor, gemm: torch.Tensor) -> torch.Tensor:
     triples = torch.unique(triples, dim=0)
     corners = edges[triples].reshape(-1, 6).sort(dim=1).values  # each vertex appears twice
     if triples.shape[0] and not bool(
-        ((corners[:, 0::2] == corners[:, 1::2]).all(dim=1)
-         & (corners[:, 0] != corners[:, 2]) & (corners[:, 2] != corners[:, 4])).all()
-    ):  # fmt: skip
+        (
+            (corners[:, 0::2] == corners[:, 1::2]).all(dim=1)
+            & (corners[:, 0] != corners[:, 2])
+            & (corners[:, 2] != corners[:, 4])
+        ).all()
+    ):
         raise ValueError("the edge view lists three edges as a face that are not a triangle")
     return corners[:, 0::2]

@@ -173,8 +173,14 @@ def repair_mesh(
     faces = faces[~non_manifold]
     vertices, faces, unreferenced = _drop_unreferenced(vertices, faces)
     vertices, faces, split = _split_pinched_vertices(vertices, faces)
-    report = RepairReport(merged, unreferenced, int(degenerate.sum()), int(duplicate.sum()),
-                          int(non_manifold.sum()), split)  # fmt: skip
+    report = RepairReport(
+        merged,
+        unreferenced,
+        int(degenerate.sum()),
+        int(duplicate.sum()),
+        int(non_manifold.sum()),
+        split,
+    )
     return vertices, faces, report
 
 

@@ -27,7 +27,8 @@ def check_mesh(vertices: torch.Tensor, faces: torch.Tensor, name: str = "mesh") 
     """A ``ValueError`` naming what is wrong: shapes, dtypes, indices, NaN, emptiness."""
     if vertices.dim() != 2 or vertices.shape[1] != 3 or not vertices.dtype.is_floating_point:
         raise ValueError(
-            f"{name}: expected float vertices of shape (V, 3), got {tuple(vertices.shape)} {vertices.dtype}"
+            f"{name}: expected float vertices of shape (V, 3), got {tuple(vertices.shape)} "
+            f"{vertices.dtype}"
         )
     if faces.dim() != 2 or faces.shape[1] != 3 or faces.dtype != torch.int64:
         raise ValueError(

@@ -1,4 +1,5 @@
-"""Conversions between padded point batches ``(B, N, C) + lengths`` and packed ones ``(P, C) + batch``."""
+"""Conversions between padded point batches ``(B, N, C) + lengths`` and packed ones
+``(P, C) + batch``."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def packed_to_padded(
     """
     if packed.dim() != 2 or batch.dim() != 1 or batch.shape[0] != packed.shape[0]:
         raise ValueError(
-            f"Expected 'packed' (P, C) and 'batch' (P,) (got {tuple(packed.shape)} and {tuple(batch.shape)})"
+            f"Expected 'packed' (P, C) and 'batch' (P,) (got {tuple(packed.shape)} and "
+            f"{tuple(batch.shape)})"
         )
     ptr = batch_to_ptr(batch, num_clouds)
     lengths, starts = ptr.diff(), ptr[:-1]

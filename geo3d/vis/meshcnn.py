@@ -26,8 +26,9 @@ def pooling_levels(vertices, faces, targets, variant: str = "official") -> list:
         target = int(target) if float(target).is_integer() and target >= 1 else float(target)
         x, mesh, _ = mesh_pool(x, mesh, target, variant=variant)
         pooled_faces = faces_from_gemm(mesh.edges, mesh.gemm)
-        levels.append([mesh_geometry(mesh.vertices, pooled_faces),
-                       edge_lines(mesh.vertices, mesh.edges)])  # fmt: skip
+        levels.append(
+            [mesh_geometry(mesh.vertices, pooled_faces), edge_lines(mesh.vertices, mesh.edges)]
+        )
     return side_by_side(levels)
 
 
@@ -37,8 +38,10 @@ def segmentation_views(model, features, mesh, edge_labels, vertices, faces) -> t
     title with its edge accuracy."""
     predicted = model(features, mesh).argmax(dim=1)
     accuracy = float((predicted == edge_labels).float().mean())
-    groups = [[mesh_geometry(vertices, faces), edge_lines(vertices, mesh.edges, labels)]
-              for labels in (edge_labels, predicted)]  # fmt: skip
+    groups = [
+        [mesh_geometry(vertices, faces), edge_lines(vertices, mesh.edges, labels)]
+        for labels in (edge_labels, predicted)
+    ]
     return side_by_side(groups), f"labels | predictions (edge accuracy {accuracy:.3f})"
 
 
@@ -54,8 +57,12 @@ def classifier_stage_views(
     predicted = int(model(features, mesh).argmax())
     groups = [[mesh_geometry(vertices, faces)]]
     for _, pooled in stages:
-        groups.append([mesh_geometry(pooled.vertices, faces_from_gemm(pooled.edges, pooled.gemm)),
-                       edge_lines(pooled.vertices, pooled.edges)])  # fmt: skip
+        groups.append(
+            [
+                mesh_geometry(pooled.vertices, faces_from_gemm(pooled.edges, pooled.gemm)),
+                edge_lines(pooled.vertices, pooled.edges),
+            ]
+        )
     counts = " -> ".join(str(n) for n in [mesh.num_edges] + [p.num_edges for _, p in stages])
     title = f"true {classes[int(label)]}, predicted {classes[predicted]}; edges {counts}"
     return side_by_side(groups), title

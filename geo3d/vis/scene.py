@@ -15,10 +15,19 @@ import torch
 
 # A qualitative palette for labels (Tableau 10), and the colour of boxes.
 PALETTE = np.array(
-    [[0.12, 0.47, 0.71], [1.0, 0.5, 0.05], [0.17, 0.63, 0.17], [0.84, 0.15, 0.16],
-     [0.58, 0.4, 0.74], [0.55, 0.34, 0.29], [0.89, 0.47, 0.76], [0.5, 0.5, 0.5],
-     [0.74, 0.74, 0.13], [0.09, 0.75, 0.81]]
-)  # fmt: skip
+    [
+        [0.12, 0.47, 0.71],
+        [1.0, 0.5, 0.05],
+        [0.17, 0.63, 0.17],
+        [0.84, 0.15, 0.16],
+        [0.58, 0.4, 0.74],
+        [0.55, 0.34, 0.29],
+        [0.89, 0.47, 0.76],
+        [0.5, 0.5, 0.5],
+        [0.74, 0.74, 0.13],
+        [0.09, 0.75, 0.81],
+    ]
+)
 
 
 def _open3d():
@@ -73,22 +82,10 @@ def box_lines(boxes, color=(0.9, 0.1, 0.1)):
     o3d = _open3d()
     boxes = torch.as_tensor(_numpy(boxes)).reshape(-1, 7)
     corners = box_corners(boxes).numpy().reshape(-1, 3) if len(boxes) else np.zeros((0, 3))
-    edges = [
-        (0, 1),
-        (1, 2),
-        (2, 3),
-        (3, 0),
-        (4, 5),
-        (5, 6),
-        (6, 7),
-        (7, 4),
-        (0, 4),
-        (1, 5),
-        (2, 6),
-        (3, 7),
-        (0, 5),
-        (1, 4),
-    ]  # fmt: skip  (front cross: heading)
+    # the 12 box edges (bottom ring, top ring, uprights) and a cross on the front face
+    # (corners 0, 1, 4, 5) that shows the heading
+    edges = [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4)]
+    edges += [(0, 4), (1, 5), (2, 6), (3, 7), (0, 5), (1, 4)]
     lines = np.array([[8 * m + a, 8 * m + b] for m in range(len(boxes)) for a, b in edges])
     line_set = o3d.geometry.LineSet(
         o3d.utility.Vector3dVector(corners), o3d.utility.Vector2iVector(lines.reshape(-1, 2))
@@ -166,8 +163,12 @@ def render(geometries, path: str, width: int = 1280, height: int = 720, view=Non
         options.background_color = np.array([1.0, 1.0, 1.0])
         if view:
             control = visualizer.get_view_control()
-            for key, setter in (("front", control.set_front), ("lookat", control.set_lookat),
-                                ("up", control.set_up), ("zoom", control.set_zoom)):  # fmt: skip
+            for key, setter in (
+                ("front", control.set_front),
+                ("lookat", control.set_lookat),
+                ("up", control.set_up),
+                ("zoom", control.set_zoom),
+            ):
                 if key in view:
                     setter(view[key])
         visualizer.poll_events()

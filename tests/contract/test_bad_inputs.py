@@ -420,7 +420,8 @@ ROWS = {
                 write(
                     t,
                     "l.txt",
-                    "DontCare -1 -1 -10 503.89 169.71 590.74 190.13 -1 -1 -1 -1000 -1000 -1000 -10\n",
+                    "DontCare -1 -1 -10 503.89 169.71 590.74 190.13 -1 -1 -1 -1000 -1000 -1000 "
+                    "-10\n",
                 )
             ),
             ("ok", lambda r: r[0].dimensions == (-1.0, -1.0, -1.0)),
@@ -692,8 +693,12 @@ def test_tools_give_one_line_and_a_nonzero_exit(tool, args, fragment, tmp_path):
         args = [config, str(tmp_path / args[0])]
     else:
         args = [config, "--output", str(tmp_path)] + args
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "tools", tool), *args],
-                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", tool), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], (

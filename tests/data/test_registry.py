@@ -14,8 +14,10 @@ def test_every_kind_is_served():
         available_datasets("points")
     )
     assert set(available_datasets("meshes")) == {
-        "synthetic_meshes", "meshcnn_classification", "meshcnn_segmentation"
-    }  # fmt: skip
+        "synthetic_meshes",
+        "meshcnn_classification",
+        "meshcnn_segmentation",
+    }
     assert set(available_datasets("scenes")) == {"synthetic_lidar", "kitti"}
     assert dataset_kind("synthetic_lidar") == "scenes"
 

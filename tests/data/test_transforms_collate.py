@@ -33,8 +33,19 @@ def cloud(n=200, seed=0):
 def test_transforms_do_not_modify_their_input():
     sample = cloud()
     before = {k: v.clone() for k, v in sample.items()}
-    pipeline = T.Compose([T.NormalizeUnitSphere(), T.RandomRotation(so3=True), T.RandomScale(), T.RandomTranslate(),
-                          T.Jitter(), T.RandomDropout(), T.RandomFlip(("x", "y")), T.ShufflePoints(), T.SampleOrPad(150)])  # fmt: skip
+    pipeline = T.Compose(
+        [
+            T.NormalizeUnitSphere(),
+            T.RandomRotation(so3=True),
+            T.RandomScale(),
+            T.RandomTranslate(),
+            T.Jitter(),
+            T.RandomDropout(),
+            T.RandomFlip(("x", "y")),
+            T.ShufflePoints(),
+            T.SampleOrPad(150),
+        ]
+    )
     out = pipeline(sample, gen())
     assert all(torch.equal(before[k], sample[k]) for k in before)
     assert (
@@ -82,8 +93,14 @@ def test_lidar_augmentations_keep_points_inside_their_boxes(shared_data):
     before = count_points_in_boxes(scene["points"], scene["boxes"])
     assert int(before.sum()) > 100
     for seed in range(4):
-        pipeline = T.Compose([T.RandomFlip(("x", "y")), T.RandomRotation(math.pi / 4),
-                              T.RandomScale(0.95, 1.05, anisotropic=False), T.RandomTranslate(0.5)])  # fmt: skip
+        pipeline = T.Compose(
+            [
+                T.RandomFlip(("x", "y")),
+                T.RandomRotation(math.pi / 4),
+                T.RandomScale(0.95, 1.05, anisotropic=False),
+                T.RandomTranslate(0.5),
+            ]
+        )
         out = pipeline(scene, gen(seed))
         assert torch.equal(count_points_in_boxes(out["points"], out["boxes"]), before)
     with pytest.raises(ValueError, match="shear"):
@@ -96,10 +113,20 @@ def test_collate_points_and_scenes():
     batch = collate_points([cloud(5), cloud(3)])
     assert batch["points"].shape == (2, 5, 4) and batch["lengths"].tolist() == [5, 3]
     assert (batch["points"][1, 3:] == 0).all() and batch["label"].tolist() == [3, 3]
-    scenes = collate_scenes([
-        {"points": torch.rand(4, 4), "boxes": torch.rand(2, 7), "box_labels": torch.tensor([1, 2])},
-        {"points": torch.rand(3, 4), "boxes": torch.zeros(0, 7), "box_labels": torch.zeros(0, dtype=torch.long)},
-    ])  # fmt: skip
+    scenes = collate_scenes(
+        [
+            {
+                "points": torch.rand(4, 4),
+                "boxes": torch.rand(2, 7),
+                "box_labels": torch.tensor([1, 2]),
+            },
+            {
+                "points": torch.rand(3, 4),
+                "boxes": torch.zeros(0, 7),
+                "box_labels": torch.zeros(0, dtype=torch.long),
+            },
+        ]
+    )
     assert scenes["points"].shape == (7, 4) and scenes["batch"].tolist() == [0] * 4 + [1] * 3
     assert scenes["boxes"].shape == (2, 2, 7) and scenes["num_boxes"].tolist() == [2, 0]
     assert scenes["box_labels"].tolist() == [[1, 2], [-1, -1]]

@@ -52,11 +52,18 @@ def encoder_by_equations(encoder, points):
         groups = stage.num_groups
         centres = [fps(xyz[b], groups) for b in range(batch)]
         neighbours = [
-            [torch.sort(((xyz[b] - xyz[b][c]) ** 2).sum(1), stable=True).indices[: stage.k]
-             for c in centres[b]] for b in range(batch)
-        ]  # fmt: skip
-        relative = torch.stack([torch.stack([xyz[b][n] - xyz[b][c] for c, n in
-                                             zip(centres[b], neighbours[b])]) for b in range(batch)])  # fmt: skip
+            [
+                torch.sort(((xyz[b] - xyz[b][c]) ** 2).sum(1), stable=True).indices[: stage.k]
+                for c in centres[b]
+            ]
+            for b in range(batch)
+        ]
+        relative = torch.stack(
+            [
+                torch.stack([xyz[b][n] - xyz[b][c] for c, n in zip(centres[b], neighbours[b])])
+                for b in range(batch)
+            ]
+        )
         std = relative.std()  # one unbiased std over the whole (B, G, K, 3) tensor
         new_xyz, new_feats = [], []
         for b in range(batch):

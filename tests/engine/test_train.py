@@ -14,18 +14,32 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 TINY_PN = {
     "name": "tiny_pn",
-    "data": {"dataset": "synthetic_shapes", "num_points": 128, "per_class": 2, "batch_size": 8,
-             "eval_batch_size": 12, "augment": ["scale", "translate"]},
+    "data": {
+        "dataset": "synthetic_shapes",
+        "num_points": 128,
+        "per_class": 2,
+        "batch_size": 8,
+        "eval_batch_size": 12,
+        "augment": ["scale", "translate"],
+    },
     "model": {"name": "point_pn", "options": {"num_groups": 32, "k": 8}},
     "optimizer": {"name": "sgd", "lr": 0.05},
     "train": {"epochs": 3},
-}  # fmt: skip
+}
 TINY_NN = {
     "name": "tiny_nn",
-    "data": {"dataset": "synthetic_shapes", "num_points": 128, "per_class": 2, "eval_batch_size": 12},
-    "model": {"name": "point_nn", "options": {"num_stages": 2, "embed_dim": 12, "k": 8, "num_groups": 32}},
+    "data": {
+        "dataset": "synthetic_shapes",
+        "num_points": 128,
+        "per_class": 2,
+        "eval_batch_size": 12,
+    },
+    "model": {
+        "name": "point_nn",
+        "options": {"num_stages": 2, "embed_dim": 12, "k": 8, "num_groups": 32},
+    },
     "train": {"gamma_candidates": [1.0, 10.0, 100.0]},
-}  # fmt: skip
+}
 
 
 @pytest.fixture(autouse=True)
@@ -56,8 +70,14 @@ def test_config_errors_name_the_key(tmp_path):
 def test_every_shipped_config_validates():
     folder = os.path.join(ROOT, "configs")
     names = sorted(f for f in os.listdir(folder) if f.endswith(".yaml"))
-    assert {"pointnn_modelnet40.yaml", "pointpn_modelnet40.yaml", "pointnn_scanobjectnn.yaml",
-            "pointpn_scanobjectnn.yaml", "pointnn_synthetic.yaml", "pointpn_synthetic.yaml"} <= set(names)  # fmt: skip
+    assert {
+        "pointnn_modelnet40.yaml",
+        "pointpn_modelnet40.yaml",
+        "pointnn_scanobjectnn.yaml",
+        "pointpn_scanobjectnn.yaml",
+        "pointnn_synthetic.yaml",
+        "pointpn_synthetic.yaml",
+    } <= set(names)
     for name in names:
         load_config(os.path.join(folder, name))
 
@@ -115,8 +135,17 @@ def test_missing_data_root_is_a_clear_error(tmp_path):
 def test_two_processes_with_torchrun(tmp_path):
     path = write_config(tmp_path / "d.yaml", TINY_PN, train={"epochs": 1})
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29581",
-               os.path.join(ROOT, "tools", "train.py"), str(path), "--output", str(tmp_path / "ddp")]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29581",
+        os.path.join(ROOT, "tools", "train.py"),
+        str(path),
+        "--output",
+        str(tmp_path / "ddp"),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     saved = json.loads((tmp_path / "ddp" / "tiny_pn" / "results.json").read_text())
@@ -173,10 +202,14 @@ def test_modelnet40_configs_follow_the_official_protocol(tmp_path):
         assert torch.equal(data.test[3][0], torch.from_numpy(shapes["test"][3, :1024]))
     config = load_config(
         os.path.join(ROOT, "configs", "pointnn_modelnet40.yaml"),
-        [f"data.root={root}", f"output_dir={tmp_path}", "data.num_points=128",
-         "model.options={num_stages: 2, embed_dim: 12, k: 8, num_groups: 32}",
-         "train.gamma_candidates=[1.0, 10.0]"],
-    )  # fmt: skip
+        [
+            f"data.root={root}",
+            f"output_dir={tmp_path}",
+            "data.num_points=128",
+            "model.options={num_stages: 2, embed_dim: 12, k: 8, num_groups: 32}",
+            "train.gamma_candidates=[1.0, 10.0]",
+        ],
+    )
     results = run(config)
     assert results["gamma_chosen_on"] == "test" and results["validation"].startswith("test set")
     log = (tmp_path / "pointnn_modelnet40" / "train.log").read_text()

@@ -17,8 +17,14 @@ CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "configs")
 
 @pytest.mark.parametrize("task", ["cls", "seg"])
 def test_synthetic_meshcnn_configs_train_and_report(task, tmp_path):
-    overrides = [f"output_dir={tmp_path}", "train.epochs=1", "train.max_train_batches=2",
-                 "data.per_class=3", "data.batch_size=4", "data.eval_batch_size=8"]  # fmt: skip
+    overrides = [
+        f"output_dir={tmp_path}",
+        "train.epochs=1",
+        "train.max_train_batches=2",
+        "data.per_class=3",
+        "data.batch_size=4",
+        "data.eval_batch_size=8",
+    ]
     config = load_config(os.path.join(CONFIGS, f"meshcnn_synthetic_{task}.yaml"), overrides)
     results = run(config)
     keys = (
@@ -61,8 +67,10 @@ def test_official_configs_name_their_missing_data():
 
 def test_segmentation_refuses_edge_flips(tmp_path):
     with pytest.raises(ValueError, match=r"'data.augment' = \['flip_edges'\]: edge flips"):
-        load_config(os.path.join(CONFIGS, "meshcnn_synthetic_seg.yaml"),
-                    ["data.augment=[flip_edges]", "data.per_class=2"])  # fmt: skip
+        load_config(
+            os.path.join(CONFIGS, "meshcnn_synthetic_seg.yaml"),
+            ["data.augment=[flip_edges]", "data.per_class=2"],
+        )
     config = load_config(os.path.join(CONFIGS, "meshcnn_synthetic_seg.yaml"), ["data.per_class=2"])
     config.data.augment = ["flip_edges"]  # past the loader: the data set refuses it too
     with pytest.raises(ValueError, match="flip_edges"):
@@ -86,5 +94,10 @@ def test_samples_are_standardised_with_training_statistics():
     )
     assert torch.allclose(per_mesh.mean(0), torch.zeros(5), atol=1e-4)
     assert targets.edge_labels.shape == (mesh.num_edges,)
-    assert torch.allclose(torch.stack([targets.edge_areas[a:b].sum() for a, b in zip(mesh.edge_ptr[:-1], mesh.edge_ptr[1:])]),
-                          torch.ones(mesh.num_meshes), atol=1e-5)  # fmt: skip
+    assert torch.allclose(
+        torch.stack(
+            [targets.edge_areas[a:b].sum() for a, b in zip(mesh.edge_ptr[:-1], mesh.edge_ptr[1:])]
+        ),
+        torch.ones(mesh.num_meshes),
+        atol=1e-5,
+    )

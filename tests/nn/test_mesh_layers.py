@@ -191,8 +191,9 @@ def test_networks_on_a_batch_of_real_meshes(name):
 def test_segmenter_head_is_split_off_and_old_checkpoints_still_load():
     x, mesh = batch(("suzanne",))
     torch.manual_seed(0)
-    model = create_model("meshcnn_segmenter", num_classes=4, channels=[8, 16], pool_targets=[0.7],
-                         resblocks=1).eval()  # fmt: skip
+    model = create_model(
+        "meshcnn_segmenter", num_classes=4, channels=[8, 16], pool_targets=[0.7], resblocks=1
+    ).eval()
     assert type(model.head).__name__ == "MeshSegmentationHead"
     with torch.no_grad():
         expected = model(x, mesh)
@@ -200,8 +201,9 @@ def test_segmenter_head_is_split_off_and_old_checkpoints_still_load():
         assert features.shape == (mesh.num_edges, 8) and same_mesh is mesh
         assert torch.equal(model.head(features, mesh), expected)
     old = {k.replace("head.stage.", "encoder.final."): v for k, v in model.state_dict().items()}
-    fresh = create_model("meshcnn_segmenter", num_classes=4, channels=[8, 16], pool_targets=[0.7],
-                         resblocks=1).eval()  # fmt: skip
+    fresh = create_model(
+        "meshcnn_segmenter", num_classes=4, channels=[8, 16], pool_targets=[0.7], resblocks=1
+    ).eval()
     with pytest.warns(DeprecationWarning, match="encoder.final"):
         fresh.load_state_dict(old)
     with torch.no_grad():

@@ -26,16 +26,25 @@ def batch_of(names):
 
 
 def plan_args(mesh: MeshBatch, priority, targets):
-    return (mesh.edges, mesh.gemm, mesh.sides, priority, mesh.vertices, mesh.edge_ptr,
-            mesh.vertex_ptr, torch.as_tensor(targets))  # fmt: skip
+    return (
+        mesh.edges,
+        mesh.gemm,
+        mesh.sides,
+        priority,
+        mesh.vertices,
+        mesh.edge_ptr,
+        mesh.vertex_ptr,
+        torch.as_tensor(targets),
+    )
 
 
 def reference_plan(mesh: MeshBatch, priority, targets, variant, stale_refs=None):
     """The Python reference's outputs for the same call as :func:`plan_edge_collapse`."""
     if stale_refs is None:
         stale_refs = torch.zeros(mesh.vertices.shape[0], dtype=torch.int64)
-    return edge_collapse_reference(*plan_args(mesh, priority, targets), stale_refs,
-                                   variant == "official")  # fmt: skip
+    return edge_collapse_reference(
+        *plan_args(mesh, priority, targets), stale_refs, variant == "official"
+    )
 
 
 def assert_same_plan(native, reference):
@@ -82,9 +91,14 @@ def test_native_equals_reference_on_a_batch_of_real_meshes(priority_kind, varian
     if variant == "exact":
         return
     # A second pooling with the carried stale entries: both planners read them alike.
-    pooled = MeshBatch(native.edges, native.gemm, native.sides, native.vertices,
-                       torch.cat([torch.zeros(1, dtype=torch.int64), native.counts.cumsum(0)]),
-                       mesh.vertex_ptr)  # fmt: skip
+    pooled = MeshBatch(
+        native.edges,
+        native.gemm,
+        native.sides,
+        native.vertices,
+        torch.cat([torch.zeros(1, dtype=torch.int64), native.counts.cumsum(0)]),
+        mesh.vertex_ptr,
+    )
     assert bool(native.stale_refs.any())
     priority = torch.rand(pooled.num_edges, generator=torch.Generator().manual_seed(4))
     targets = [int(c) * 2 // 3 for c in pooled.edge_counts()]
@@ -139,13 +153,20 @@ def test_pooling_real_meshes_keeps_a_valid_surface(name, variant):
         assert torch.equal(torch.unique(plan.members[:, 0]), torch.arange(count))
         own = plan.members[:, 0] == plan.kept[plan.members[:, 1]]
         assert torch.equal(torch.unique(plan.members[own, 1]), torch.arange(reached))
-        mesh = MeshBatch(plan.edges, plan.gemm, plan.sides, plan.vertices,
-                         torch.tensor([0, reached]), mesh.vertex_ptr)  # fmt: skip
+        mesh = MeshBatch(
+            plan.edges,
+            plan.gemm,
+            plan.sides,
+            plan.vertices,
+            torch.tensor([0, reached]),
+            mesh.vertex_ptr,
+        )
 
 
 def octahedron():
-    vertices = torch.tensor([[1, 0, 0], [0, 1, 0], [-1, 0, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]],
-                            dtype=torch.float64)  # fmt: skip
+    vertices = torch.tensor(
+        [[1, 0, 0], [0, 1, 0], [-1, 0, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=torch.float64
+    )
     faces = []
     for up in (4, 5):
         for i in range(4):

@@ -57,8 +57,13 @@ def test_knn(device, k):
     query, query_lengths = random_clouds(4, 50, 1)
     support, support_lengths = random_clouds(4, 120, 2)
     support_lengths[1] = 5  # fewer than k points
-    dist, idx = ops.knn(query.to(device), support.to(device), k, query_lengths.to(device),
-                        support_lengths.to(device))  # fmt: skip
+    dist, idx = ops.knn(
+        query.to(device),
+        support.to(device),
+        k,
+        query_lengths.to(device),
+        support_lengths.to(device),
+    )
     for b in range(4):
         for q in range(50):
             if q >= query_lengths[b]:
@@ -76,8 +81,14 @@ def test_knn(device, k):
 def test_ball_query(device):
     query, query_lengths = random_clouds(3, 40, 3)
     support, support_lengths = random_clouds(3, 200, 4)
-    idx = ops.ball_query(query.to(device), support.to(device), 0.9, 16, query_lengths.to(device),
-                         support_lengths.to(device))  # fmt: skip
+    idx = ops.ball_query(
+        query.to(device),
+        support.to(device),
+        0.9,
+        16,
+        query_lengths.to(device),
+        support_lengths.to(device),
+    )
     for b in range(3):
         for q in range(int(query_lengths[b])):
             d = squared(support[b, : support_lengths[b]], query[b, q])
@@ -151,8 +162,9 @@ def test_kernels_reject_the_same_bad_values_on_every_device(device):
     with pytest.raises(RuntimeError, match=r"'lengths'\[1\] = 12 is outside \[0, 10\]"):
         torch.ops.geo3d.farthest_point_sample(xyz, bad, 4, start)
     with pytest.raises(RuntimeError, match=r"'start_idx'\[1\] = 7 is outside cloud 1 of 5"):
-        torch.ops.geo3d.farthest_point_sample(xyz, torch.tensor([10, 5], device=device), 4,
-                                              torch.tensor([0, 7], device=device))  # fmt: skip
+        torch.ops.geo3d.farthest_point_sample(
+            xyz, torch.tensor([10, 5], device=device), 4, torch.tensor([0, 7], device=device)
+        )
     with pytest.raises(RuntimeError, match=r"'support_lengths'\[1\] = 12 is outside"):
         torch.ops.geo3d.knn(xyz, xyz, good, bad, 3)
     with pytest.raises(RuntimeError, match=r"'query_lengths'\[1\] = -1 is outside"):

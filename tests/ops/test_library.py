@@ -64,16 +64,33 @@ def _icosahedron_plan_args():
     mesh = MeshBatch.from_views([view, view], [vertices, vertices])
     priority = torch.rand(mesh.num_edges, generator=G)
     stale = torch.randint(0, 2, (mesh.vertices.shape[0],), generator=G)
-    return (mesh.edges, mesh.gemm, mesh.sides, priority, mesh.vertices, mesh.edge_ptr,
-            mesh.vertex_ptr, torch.tensor([18, 9]), stale, True)  # fmt: skip
+    return (
+        mesh.edges,
+        mesh.gemm,
+        mesh.sides,
+        priority,
+        mesh.vertices,
+        mesh.edge_ptr,
+        mesh.vertex_ptr,
+        torch.tensor([18, 9]),
+        stale,
+        True,
+    )
 
 
 OPCHECK_CASES["edge_collapse"] = _icosahedron_plan_args()
 _POOL_X = torch.randn(2, 3, 7, 7, generator=G, dtype=torch.float64, requires_grad=True)
 OPCHECK_CASES["soft_pool"] = (_POOL_X, [3, 3], [2, 2], [1, 1])
 _POOL_OUT, _POOL_LSE = torch.ops.geo3d.soft_pool(_POOL_X.detach(), [3, 3], [2, 2], [1, 1])
-OPCHECK_CASES["soft_pool_backward"] = (torch.randn_like(_POOL_OUT), _POOL_X.detach(), _POOL_OUT,
-                                       _POOL_LSE, [3, 3], [2, 2], [1, 1])  # fmt: skip
+OPCHECK_CASES["soft_pool_backward"] = (
+    torch.randn_like(_POOL_OUT),
+    _POOL_X.detach(),
+    _POOL_OUT,
+    _POOL_LSE,
+    [3, 3],
+    [2, 2],
+    [1, 1],
+)
 
 
 def test_every_op_has_an_opcheck_case():

@@ -76,3 +76,27 @@ def test_ruff_lint_is_clean():
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_is_clean_without_skip_markers():
+    """One line length (pyproject's 100, enforced by lint too) and ``ruff format`` as is,
+    with no formatter exemption markers (skip or off comments)."""
+    pytest.importorskip("ruff")
+    paths = ["geo3d", "tools", "tests", "setup.py"]
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", *paths],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    marker = "# fmt: " + "skip"  # split so that this file does not match itself
+    exempt = []
+    for folder in paths:
+        for base, _, files in os.walk(os.path.join(ROOT, folder)):
+            for name in files:
+                if name.endswith(".py"):
+                    text = open(os.path.join(base, name)).read()
+                    if marker in text or "# fmt: " + "off" in text:
+                        exempt.append(os.path.relpath(os.path.join(base, name), ROOT))
+    assert not exempt, f"formatting exemptions in {exempt}"

@@ -174,14 +174,24 @@ def test_max_min_propagate_nan_forward_and_backward(device, reduce, channels):
 @pytest.mark.parametrize("device", devices())
 def test_soft_with_minus_inf_members_is_finite_and_exact(device):
     # a masked (-inf) member weighs 0: the segment's value is SoftPool of the others
-    src = torch.tensor([[1.0, float("-inf")], [2.0, 3.0], [float("-inf"), float("-inf")],
-                        [float("-inf"), 0.5], [float("nan"), 1.0], [4.0, float("inf")]],
-                       dtype=torch.float64, device=device)  # fmt: skip
+    src = torch.tensor(
+        [
+            [1.0, float("-inf")],
+            [2.0, 3.0],
+            [float("-inf"), float("-inf")],
+            [float("-inf"), 0.5],
+            [float("nan"), 1.0],
+            [4.0, float("inf")],
+        ],
+        dtype=torch.float64,
+        device=device,
+    )
     index = torch.tensor([0, 0, 1, 1, 2, 2], device=device)
     w = torch.softmax(torch.tensor([1.0, 2.0], dtype=torch.float64), 0)
     first = float((w * torch.tensor([1.0, 2.0], dtype=torch.float64)).sum())
-    want = torch.tensor([[first, 3.0], [float("-inf"), 0.5], [float("nan"), float("inf")]],
-                        dtype=torch.float64)  # fmt: skip
+    want = torch.tensor(
+        [[first, 3.0], [float("-inf"), 0.5], [float("nan"), float("inf")]], dtype=torch.float64
+    )
     for impl in (torch.ops.geo3d.scatter, ops.scatter_reference):
         out = impl(src, index, 3, "soft")[0]
         assert torch.allclose(out.cpu(), want, equal_nan=True, rtol=1e-12, atol=0)

@@ -107,9 +107,12 @@ def test_minus_inf_members_weigh_zero_and_non_finite_windows_pass_no_gradient(de
         want[tuple(index)] = (torch.softmax(finite, 0) * finite).sum()
     assert torch.allclose(out.detach().cpu(), want, rtol=1e-12, atol=1e-12, equal_nan=True)
     assert torch.allclose(
-        soft_pool_reference(x.detach(), [2] * dims, [2] * dims, [0] * dims)[0].cpu(), want,
-        rtol=1e-12, atol=1e-12, equal_nan=True,
-    )  # fmt: skip
+        soft_pool_reference(x.detach(), [2] * dims, [2] * dims, [0] * dims)[0].cpu(),
+        want,
+        rtol=1e-12,
+        atol=1e-12,
+        equal_nan=True,
+    )
     upstream = torch.rand(out.shape, generator=g, dtype=torch.float64).to(device)
     (grad,) = torch.autograd.grad(out, x, upstream)
     assert bool(torch.isfinite(grad).all())

@@ -74,9 +74,11 @@ class OfficialMeshState:
     def _pool_edge(self, edge, mask, union, target):
         if self._has_boundaries(edge):
             return
-        if not (self._clean_side(edge, mask, union, 0, target)
-                and self._clean_side(edge, mask, union, 2, target)
-                and self._one_ring_valid(edge)):  # fmt: skip
+        if not (
+            self._clean_side(edge, mask, union, 0, target)
+            and self._clean_side(edge, mask, union, 2, target)
+            and self._one_ring_valid(edge)
+        ):
             return
         self._pool_side(edge, mask, union, 0)
         self._pool_side(edge, mask, union, 2)
@@ -132,8 +134,14 @@ class OfficialMeshState:
         self._link(edge, side, update_a, update_side_a)
         self._link(edge, side + 1, update_b, update_side_b)
         self._link(update_a, _flip(update_side_a), update_b, _flip(update_side_b))
-        for source, target in ((key_a, edge), (key_b, edge), (key_a, update_a),
-                               (middle, update_a), (key_b, update_b), (middle, update_b)):  # fmt: skip
+        for source, target in (
+            (key_a, edge),
+            (key_b, edge),
+            (key_a, update_a),
+            (middle, update_a),
+            (key_b, update_b),
+            (middle, update_b),
+        ):
             union[target] += union[source]
         return [key_a, key_b, middle]
 

@@ -16,8 +16,16 @@ from geo3d.structures import MeshBatch, mesh_edges, repair_mesh
 from tests.conftest import load_shared_mesh
 from tests.pooling.official_meshcnn_pool import OfficialCrash, OfficialMeshState
 
-REAL_MESHES = ("cow", "spot", "suzanne", "teapot", "fandisk", "alligator", "beetle",
-               "stanford-bunny")  # fmt: skip
+REAL_MESHES = (
+    "cow",
+    "spot",
+    "suzanne",
+    "teapot",
+    "fandisk",
+    "alligator",
+    "beetle",
+    "stanford-bunny",
+)
 # (faces after decimation, pooling targets): SHREC's 750 edges with the official pool_res,
 # and the 2,250-edge segmentation meshes (COSEG, human body) with the official 1800, 1350, 600.
 SCHEDULES = {"shrec": (500, (600, 450, 300, 180)), "seg": (1500, (1800, 1350, 600))}
@@ -28,8 +36,10 @@ def decimated(name: str, faces: int):
     MeshCNN's data sets were prepared), repaired for MeshCNN: ``(vertices, view)``."""
     o3d = pytest.importorskip("open3d")
     vertices, tris = load_shared_mesh(name)  # geo3d's reader: polygons triangulated
-    full = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices.double().numpy()),
-                                     o3d.utility.Vector3iVector(tris.int().numpy()))  # fmt: skip
+    full = o3d.geometry.TriangleMesh(
+        o3d.utility.Vector3dVector(vertices.double().numpy()),
+        o3d.utility.Vector3iVector(tris.int().numpy()),
+    )
     mesh = full.simplify_quadric_decimation(faces)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -59,8 +69,9 @@ def pool_both(vertices, view, targets, make_features, variant="official"):
     official state snapshot)]``, or ``None`` where the official code would crash.
     """
     mesh = MeshBatch.from_views([view], [vertices])
-    official = OfficialMeshState(view.edges.tolist(), view.gemm.tolist(), view.sides.tolist(),
-                                 vertices.tolist())  # fmt: skip
+    official = OfficialMeshState(
+        view.edges.tolist(), view.gemm.tolist(), view.sides.tolist(), vertices.tolist()
+    )
     layers = []
     for target in targets:
         x = make_features(mesh.num_edges)
@@ -73,8 +84,12 @@ def pool_both(vertices, view, targets, make_features, variant="official"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pooled, mesh, record = mesh_pool(x, mesh, target, variant=variant)
-        snapshot = (official.edges.copy(), official.gemm.copy(), official.sides.copy(),
-                    official.vs.copy())  # fmt: skip
+        snapshot = (
+            official.edges.copy(),
+            official.gemm.copy(),
+            official.sides.copy(),
+            official.vs.copy(),
+        )
         layers.append((pooled, mesh, record, expected, kept, snapshot))
     return layers
 
@@ -125,8 +140,10 @@ def test_the_two_variants_differ_on_real_meshes():
 def octahedron_with_a_valence_three_vertex():
     """An octahedron (0: +x, 1: +y, 2: -x, 3: -y, 4: +z, 5: -z) whose face (0, 1, 4) is split
     at a new vertex 6 of valence 3: 7 vertices, 10 faces, 15 edges."""
-    vertices = torch.tensor([[1, 0, 0], [0, 1, 0], [-1, 0, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1],
-                             [0.4, 0.4, 0.4]], dtype=torch.float64)  # fmt: skip
+    vertices = torch.tensor(
+        [[1, 0, 0], [0, 1, 0], [-1, 0, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1], [0.4, 0.4, 0.4]],
+        dtype=torch.float64,
+    )
     faces = [(0, 1, 6), (1, 4, 6), (4, 0, 6)]
     faces += [(1, 2, 4), (2, 3, 4), (3, 0, 4)]
     faces += [(1, 0, 5), (2, 1, 5), (3, 2, 5), (0, 3, 5)]
@@ -153,17 +170,40 @@ def test_the_rules_disagree_after_a_triplet_by_hand(planner):
     priority = torch.full((15,), 10.0)
     priority[edge_id(view, 0, 1)] = 0.0
     priority[edge_id(view, 2, 3)] = 1.0
-    args = (mesh.edges, mesh.gemm, mesh.sides, priority, mesh.vertices, mesh.edge_ptr,
-            mesh.vertex_ptr, torch.tensor([9]))  # fmt: skip
+    args = (
+        mesh.edges,
+        mesh.gemm,
+        mesh.sides,
+        priority,
+        mesh.vertices,
+        mesh.edge_ptr,
+        mesh.vertex_ptr,
+        torch.tensor([9]),
+    )
     plans = {}
     for variant in ("official", "exact"):
         if planner == "native":
             plans[variant] = plan_edge_collapse(*args, variant=variant)
         else:
-            fields = edge_collapse_reference(*args, torch.zeros(7, dtype=torch.int64),
-                                             variant == "official")  # fmt: skip
-            plans[variant] = dict(zip(("kept", "edges", "gemm", "sides", "members", "vertices",
-                                       "vertex_alive", "counts", "stale_refs"), fields))  # fmt: skip
+            fields = edge_collapse_reference(
+                *args, torch.zeros(7, dtype=torch.int64), variant == "official"
+            )
+            plans[variant] = dict(
+                zip(
+                    (
+                        "kept",
+                        "edges",
+                        "gemm",
+                        "sides",
+                        "members",
+                        "vertices",
+                        "vertex_alive",
+                        "counts",
+                        "stale_refs",
+                    ),
+                    fields,
+                )
+            )
             plans[variant] = type("Plan", (), plans[variant])
     triplet = {edge_id(view, 0, 6), edge_id(view, 1, 6), edge_id(view, 4, 6)}
     for variant, plan in plans.items():
@@ -195,8 +235,12 @@ def test_stale_entries_carry_to_the_next_pooling():
         if first_mesh.stale_refs is None or not bool(first_mesh.stale_refs.any()):
             continue
         x = random_features(100 + seed)(first_mesh.num_edges)
-        forgetful = MeshBatch(*(getattr(first_mesh, k) for k in
-                                ("edges", "gemm", "sides", "vertices", "edge_ptr", "vertex_ptr")))  # fmt: skip
+        forgetful = MeshBatch(
+            *(
+                getattr(first_mesh, k)
+                for k in ("edges", "gemm", "sides", "vertices", "edge_ptr", "vertex_ptr")
+            )
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _, _, carried = mesh_pool(x, first_mesh, 300)
@@ -218,8 +262,16 @@ def test_meshpool_layer_variants_and_bad_input():
         mesh_pool(x, mesh, 9, variant="paper")
     _, pooled, _ = mesh_pool(x, mesh, 12, variant="exact")
     assert pooled.stale_refs is None
-    args = (mesh.edges, mesh.gemm, mesh.sides, torch.rand(15), mesh.vertices, mesh.edge_ptr,
-            mesh.vertex_ptr, torch.tensor([9]))  # fmt: skip
+    args = (
+        mesh.edges,
+        mesh.gemm,
+        mesh.sides,
+        torch.rand(15),
+        mesh.vertices,
+        mesh.edge_ptr,
+        mesh.vertex_ptr,
+        torch.tensor([9]),
+    )
     with pytest.raises(ValueError, match="stale_refs"):
         plan_edge_collapse(*args, variant="exact", stale_refs=torch.ones(7, dtype=torch.int64))
     with pytest.raises(ValueError, match="stale_refs"):
@@ -237,10 +289,15 @@ def test_meshpool_layer_variants_and_bad_input():
 
 @pytest.mark.parametrize(
     "config,variant",
-    [("meshcnn_shrec", "official"), ("meshcnn_cubes", "official"), ("meshcnn_coseg", "official"),
-     ("meshcnn_human_seg", "official"), ("meshcnn_synthetic_cls", "exact"),
-     ("meshcnn_synthetic_seg", "exact")],
-)  # fmt: skip
+    [
+        ("meshcnn_shrec", "official"),
+        ("meshcnn_cubes", "official"),
+        ("meshcnn_coseg", "official"),
+        ("meshcnn_human_seg", "official"),
+        ("meshcnn_synthetic_cls", "exact"),
+        ("meshcnn_synthetic_seg", "exact"),
+    ],
+)
 def test_configs_choose_the_rules(config, variant):
     """The configs that reproduce the paper pool by the official rules; geo3d's own
     synthetic configs say that they use the exact ones."""

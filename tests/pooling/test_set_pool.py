@@ -184,10 +184,18 @@ def test_window_slots_place_every_voxel_once():
     from geo3d.pooling import pool_voxel_windows
 
     g = torch.Generator().manual_seed(0)
-    coords = torch.unique(torch.stack([torch.randint(0, 2, (300,), generator=g),
-                                       torch.randint(0, 4, (300,), generator=g),
-                                       torch.randint(0, 20, (300,), generator=g),
-                                       torch.randint(0, 20, (300,), generator=g)], 1), dim=0)  # fmt: skip
+    coords = torch.unique(
+        torch.stack(
+            [
+                torch.randint(0, 2, (300,), generator=g),
+                torch.randint(0, 4, (300,), generator=g),
+                torch.randint(0, 20, (300,), generator=g),
+                torch.randint(0, 20, (300,), generator=g),
+            ],
+            1,
+        ),
+        dim=0,
+    )
     slots, windows = window_slots(coords, (2, 4, 4))
     assert slots.shape == (windows.shape[0], 32)
     placed = slots[slots >= 0]

@@ -63,8 +63,11 @@ def test_voxel_encoder_with_every_pooling(pooling):
     assert torch.equal(voxels_again, voxels) and torch.allclose(again, features, atol=1e-5)
     # voxel 0 alone: the same feature
     target = voxels[0]
-    coords = torch.div(points[:, [1, 0]] - torch.tensor(RANGE[:2])[[1, 0]], torch.tensor([1.0, 1.0]),
-                       rounding_mode="floor").long()  # fmt: skip
+    coords = torch.div(
+        points[:, [1, 0]] - torch.tensor(RANGE[:2])[[1, 0]],
+        torch.tensor([1.0, 1.0]),
+        rounding_mode="floor",
+    ).long()
     own = (batch == target[0]) & (coords == target[2:]).all(dim=1)  # pillars: z ignored
     alone, _ = encoder(points[own], batch[own])
     assert torch.allclose(alone[0], features[0], atol=1e-5)

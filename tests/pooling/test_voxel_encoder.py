@@ -29,9 +29,14 @@ def official_vfe_by_hand(encoder, points, batch, voxel_size, point_range, pillar
         xyz = points[members, :3]
         mean = xyz.mean(0)
         b, z, y, x = key
-        centre = torch.tensor([(x + 0.5) * voxel_size[0] + point_range[0],
-                               (y + 0.5) * voxel_size[1] + point_range[1],
-                               (z + 0.5) * voxel_size[2] + point_range[2]], dtype=torch.float64)  # fmt: skip
+        centre = torch.tensor(
+            [
+                (x + 0.5) * voxel_size[0] + point_range[0],
+                (y + 0.5) * voxel_size[1] + point_range[1],
+                (z + 0.5) * voxel_size[2] + point_range[2],
+            ],
+            dtype=torch.float64,
+        )
         features = torch.cat([points[members], xyz - mean, xyz - centre], 1)
         for i, layer in enumerate(encoder.layers):
             linear, norm = layer[0], layer[1]

@@ -38,8 +38,14 @@ def test_points_in_boxes_hand_checked_and_rotation():
 
 def test_points_in_boxes_matches_corner_test_on_random_boxes():
     g = torch.Generator().manual_seed(0)
-    boxes = torch.cat([torch.randn(20, 3, generator=g), torch.rand(20, 3, generator=g) + 0.5,
-                       torch.rand(20, 1, generator=g) * 6.28], dim=1).double()  # fmt: skip
+    boxes = torch.cat(
+        [
+            torch.randn(20, 3, generator=g),
+            torch.rand(20, 3, generator=g) + 0.5,
+            torch.rand(20, 1, generator=g) * 6.28,
+        ],
+        dim=1,
+    ).double()
     points = torch.randn(2000, 3, generator=g, dtype=torch.float64) * 2
     inside = points_in_boxes(points, boxes)
     # Independent rule: inside iff on the inner side of all 6 faces, from the corners.
@@ -56,9 +62,15 @@ def test_points_in_boxes_matches_corner_test_on_random_boxes():
         assert torch.equal(manual, inside[:, m])
 
 
-@pytest.mark.parametrize("bad", [torch.zeros(3, 6), torch.zeros(3, 7, dtype=torch.long),
-                                 torch.tensor([[0.0, 0, 0, -1, 1, 1, 0]]),
-                                 torch.tensor([[float("nan"), 0, 0, 1, 1, 1, 0]])])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad",
+    [
+        torch.zeros(3, 6),
+        torch.zeros(3, 7, dtype=torch.long),
+        torch.tensor([[0.0, 0, 0, -1, 1, 1, 0]]),
+        torch.tensor([[float("nan"), 0, 0, 1, 1, 1, 0]]),
+    ],
+)
 def test_bad_boxes(bad):
     with pytest.raises(ValueError, match="boxes"):
         points_in_boxes(torch.zeros(2, 3), bad)

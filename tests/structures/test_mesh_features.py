@@ -73,16 +73,27 @@ def test_features_of_a_tetrahedron_and_a_prism_by_hand():
     # The official variant, by hand: its angles divide by |u| + 0.1 and |v| + 0.1.
     tetra_ratio = math.sqrt((0.5 - 0.5 / (1 + EPS)) ** 2 + 0.75)  # foot at t = 1/2
     expected_official = {
-        "tetra": [official_dihedral(math.acos(1 / 3), s3 / 4, s3 / 4),
-                  official_angle(0.5, 1, 1), official_angle(0.5, 1, 1)],
-        "vertical": [official_dihedral(math.pi / 3, H / 2, H / 2),
-                     official_angle(1 / diag, 1, diag), official_angle(1 / diag, 1, diag)],
-        "diagonal": [official_dihedral(math.pi, H / 2, H / 2), official_angle(0, 1, H),
-                     official_angle(0, 1, H)],
-        "rim": [official_dihedral(math.pi / 2, s3 / 4, H / 2),
-                min(official_angle(H / diag, H, diag), official_angle(0.5, 1, 1)),
-                max(official_angle(H / diag, H, diag), official_angle(0.5, 1, 1))],
-    }  # fmt: skip
+        "tetra": [
+            official_dihedral(math.acos(1 / 3), s3 / 4, s3 / 4),
+            official_angle(0.5, 1, 1),
+            official_angle(0.5, 1, 1),
+        ],
+        "vertical": [
+            official_dihedral(math.pi / 3, H / 2, H / 2),
+            official_angle(1 / diag, 1, diag),
+            official_angle(1 / diag, 1, diag),
+        ],
+        "diagonal": [
+            official_dihedral(math.pi, H / 2, H / 2),
+            official_angle(0, 1, H),
+            official_angle(0, 1, H),
+        ],
+        "rim": [
+            official_dihedral(math.pi / 2, s3 / 4, H / 2),
+            min(official_angle(H / diag, H, diag), official_angle(0.5, 1, 1)),
+            max(official_angle(H / diag, H, diag), official_angle(0.5, 1, 1)),
+        ],
+    }
     for e, kind in enumerate(kinds):
         want = torch.tensor(expected_exact[kind], dtype=torch.float64)
         assert torch.allclose(exact[e], want, atol=1e-5), (kind, exact[e], want)

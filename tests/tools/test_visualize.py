@@ -29,13 +29,18 @@ def drawn_fraction(path):
         ["kitti", "{data}/kitti/training", "--frame", "000002"],
         ["mesh", "{data}/meshes/cow.obj"],
         ["mesh", "{data}/meshes/cow.obj", "--pool", "0.5", "300", "--pool-variant", "exact"],
-        ["points", "{data}/nuscenes/n015-2018-07-24-11-22-45+0800__LIDAR_TOP__1532402927647951.pcd.bin", "--boxes", "{data}/nuscenes/boxes.json"],
+        [
+            "points",
+            "{data}/nuscenes/n015-2018-07-24-11-22-45+0800__LIDAR_TOP__1532402927647951.pcd.bin",
+            "--boxes",
+            "{data}/nuscenes/boxes.json",
+        ],
         ["modelnet", "{data}/modelnet/ModelNet40", "--split", "test", "--index", "1"],
         ["synthetic_shapes", "--split", "val", "--index", "7"],
         ["synthetic_lidar", "--split", "val", "--index", "1"],
         ["synthetic_meshes", "--split", "val", "--index", "15"],
     ],
-)  # fmt: skip
+)
 def test_visualize_writes_a_png_of_the_sample(shared_data, tmp_path, monkeypatch, args):
     monkeypatch.setenv("GEO3D_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "view.png"
@@ -67,17 +72,21 @@ def test_model_pictures_of_a_classifier_and_a_segmenter(shared_data, tmp_path):
     sample = data.test[0]
     (features, mesh), targets = data.collate_fn([sample])
     torch.manual_seed(0)
-    segmenter = create_model("meshcnn_segmenter", num_classes=3, channels=[8, 16],
-                             pool_targets=[0.7], resblocks=1).eval()  # fmt: skip
-    geometries, title = vis.segmentation_views(segmenter, features, mesh, targets.edge_labels,
-                                               sample["vertices"], sample["faces"])  # fmt: skip
+    segmenter = create_model(
+        "meshcnn_segmenter", num_classes=3, channels=[8, 16], pool_targets=[0.7], resblocks=1
+    ).eval()
+    geometries, title = vis.segmentation_views(
+        segmenter, features, mesh, targets.edge_labels, sample["vertices"], sample["faces"]
+    )
     predicted = segmenter(features, mesh).argmax(dim=1)
     accuracy = float((predicted == targets.edge_labels).float().mean())
     assert len(geometries) == 4 and title.endswith(f"(edge accuracy {accuracy:.3f})")
-    classifier = create_model("meshcnn_classifier", num_classes=7, channels=[8, 16],
-                              pool_targets=[0.8, 0.6], norm="batch").eval()  # fmt: skip
-    geometries, title = vis.classifier_stage_views(classifier, features, mesh, sample["vertices"],
-                                                   sample["faces"], list("abcdefg"), 2)  # fmt: skip
+    classifier = create_model(
+        "meshcnn_classifier", num_classes=7, channels=[8, 16], pool_targets=[0.8, 0.6], norm="batch"
+    ).eval()
+    geometries, title = vis.classifier_stage_views(
+        classifier, features, mesh, sample["vertices"], sample["faces"], list("abcdefg"), 2
+    )
     assert len(geometries) == 1 + 2 * 2 and title.startswith("true c, predicted ")
     assert title.count("->") == 2
     out = tmp_path / "model.png"

@@ -9,8 +9,9 @@
 
 Meshes are repaired for MeshCNN (:func:`geo3d.structures.repair_mesh`: duplicate vertices
 merged, degenerate, repeated and non-manifold faces dropped) with a warning naming the
-file and what changed; ``repair=False`` makes any of these an error instead. Items are dicts: ``vertices (V, 3)``, ``faces (F, 3)``, ``edges (E, 2)``, ``gemm (E, 4)``,
-``path``, and ``label`` (classification) or ``edge_labels (E,)`` and ``soft_labels (E, C)``.
+file and what changed; ``repair=False`` makes any of these an error instead. Items are
+dicts: ``vertices (V, 3)``, ``faces (F, 3)``, ``edges (E, 2)``, ``gemm (E, 4)``, ``path``,
+and ``label`` (classification) or ``edge_labels (E,)`` and ``soft_labels (E, C)``.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ class MeshSegmentationFolder(SkippingDataset):
         num_edges = item["edges"].shape[0]
         if hard.shape[0] != num_edges or soft.shape[0] != num_edges:
             raise ValueError(
-                f"{path}: {num_edges} edges but {hard.shape[0]} edge labels and {soft.shape[0]} soft labels"
+                f"{path}: {num_edges} edges but {hard.shape[0]} edge labels and {soft.shape[0]} "
+                "soft labels"
             )
         item["edge_labels"] = torch.from_numpy(hard - self.offset)
         item["soft_labels"] = torch.from_numpy(soft)

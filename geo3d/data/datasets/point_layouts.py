@@ -160,9 +160,22 @@ SCANOBJECTNN_VARIANTS = {
     "PB_T50_RS": ("main_split", "objectdataset_augmentedrot_scale75"),
 }
 SCANOBJECTNN_CLASSES = (
-    "bag", "bin", "box", "cabinet", "chair", "desk", "display", "door",
-    "shelf", "table", "bed", "pillow", "sink", "sofa", "toilet",
-)  # fmt: skip
+    "bag",
+    "bin",
+    "box",
+    "cabinet",
+    "chair",
+    "desk",
+    "display",
+    "door",
+    "shelf",
+    "table",
+    "bed",
+    "pillow",
+    "sink",
+    "sofa",
+    "toilet",
+)
 
 
 class ScanObjectNN(_H5Arrays):

@@ -61,7 +61,8 @@ def _matrix(values: list[float], rows: int, cols: int, path: str, key: str) -> n
 
 
 def read_kitti_calibration(path: str | os.PathLike) -> KittiCalibration:
-    """Read ``calib/XXXXXX.txt`` (``key: values`` lines; ``R0_rect`` and ``Tr_velo_to_cam`` needed)."""
+    """Read ``calib/XXXXXX.txt`` (``key: values`` lines; ``R0_rect`` and ``Tr_velo_to_cam``
+    needed)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such KITTI calibration file")
@@ -105,8 +106,23 @@ def _text_lines(path: str, what: str) -> list[str]:
         raise ValueError(f"{path}: not a text file (a {what} file is text)") from None
 
 
-LABEL_FIELDS = ("truncated", "occluded", "alpha", "bbox_left", "bbox_top", "bbox_right",
-                "bbox_bottom", "height", "width", "length", "x", "y", "z", "rotation_y", "score")  # fmt: skip
+LABEL_FIELDS = (
+    "truncated",
+    "occluded",
+    "alpha",
+    "bbox_left",
+    "bbox_top",
+    "bbox_right",
+    "bbox_bottom",
+    "height",
+    "width",
+    "length",
+    "x",
+    "y",
+    "z",
+    "rotation_y",
+    "score",
+)
 
 
 def read_kitti_labels(path: str | os.PathLike) -> list[KittiObject]:

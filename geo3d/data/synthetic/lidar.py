@@ -99,9 +99,17 @@ def _scene(rng: np.random.Generator, sensor: Sensor):
         materials.append("car")
         owners.append(owner)
         cabin_shift = rng.uniform(-0.4, 0.1) * length / 2
-        boxes.append([x + cabin_shift * math.cos(heading), y + cabin_shift * math.sin(heading),
-                      body + 0.15 + (height - body - 0.15) / 2, 0.55 * length, 0.9 * width,
-                      height - body - 0.15, heading])  # fmt: skip
+        boxes.append(
+            [
+                x + cabin_shift * math.cos(heading),
+                y + cabin_shift * math.sin(heading),
+                body + 0.15 + (height - body - 0.15) / 2,
+                0.55 * length,
+                0.9 * width,
+                height - body - 0.15,
+                heading,
+            ]
+        )
         materials.append("glass")
         owners.append(owner)
         objects.append(("Car", [x, y, height / 2, length, width, height, heading]))
@@ -234,8 +242,14 @@ def _cast(sensor: Sensor, origin: np.ndarray, boxes: np.ndarray):
             axis = near[hit].argmax(1)
             local_normal = np.zeros((hit.sum(), 3))
             local_normal[np.arange(len(axis)), axis] = -np.sign(local_dir[hit, axis])
-            world = np.stack([c * local_normal[:, 0] - s * local_normal[:, 1],
-                              s * local_normal[:, 0] + c * local_normal[:, 1], local_normal[:, 2]], 1)  # fmt: skip
+            world = np.stack(
+                [
+                    c * local_normal[:, 0] - s * local_normal[:, 1],
+                    s * local_normal[:, 0] + c * local_normal[:, 1],
+                    local_normal[:, 2],
+                ],
+                1,
+            )
             target = rays[hit]
             distance[target], hit_box[target], normal[target] = t_near[hit], index, world
     return directions, distance, hit_box, normal
@@ -281,8 +295,15 @@ class SyntheticLidar(torch.utils.data.Dataset):
 
     classes = CLASSES
 
-    def __init__(self, split: str = "train", frames: int | None = None, seed: int = 0,
-                 sensor: Sensor = Sensor(), cache_dir=None, progress: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        split: str = "train",
+        frames: int | None = None,
+        seed: int = 0,
+        sensor: Sensor = Sensor(),
+        cache_dir=None,
+        progress: bool = True,
+    ):
         if split not in SPLITS:
             raise ValueError(f"'split' must be one of {tuple(SPLITS)} (got {split!r})")
         self.split = split
@@ -313,11 +334,15 @@ class SyntheticLidar(torch.utils.data.Dataset):
         ):
             rng = np.random.default_rng([self.seed, SPLITS[self.split], index])
             points, boxes, names = make_sweep(rng, self.sensor)
-            samples.append({
-                "points": torch.from_numpy(points),
-                "boxes": torch.from_numpy(boxes),
-                "box_labels": torch.tensor([CLASSES.index(n) for n in names], dtype=torch.int64),
-            })  # fmt: skip
+            samples.append(
+                {
+                    "points": torch.from_numpy(points),
+                    "boxes": torch.from_numpy(boxes),
+                    "box_labels": torch.tensor(
+                        [CLASSES.index(n) for n in names], dtype=torch.int64
+                    ),
+                }
+            )
         return samples
 
     def __len__(self) -> int:

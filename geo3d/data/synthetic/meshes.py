@@ -53,8 +53,12 @@ def _base_mesh(name: str, rng: np.random.Generator):
         count = int(rng.integers(8, 20))
         return create.capsule(height=u(0.4, 1.4), radius=u(0.2, 0.45), count=[count, count])
     if name == "torus":
-        return create.torus(major_radius=1.0, minor_radius=u(0.2, 0.45),
-                            major_sections=int(rng.integers(16, 40)), minor_sections=int(rng.integers(8, 16)))  # fmt: skip
+        return create.torus(
+            major_radius=1.0,
+            minor_radius=u(0.2, 0.45),
+            major_sections=int(rng.integers(16, 40)),
+            minor_sections=int(rng.integers(8, 16)),
+        )
     raise ValueError(f"unknown mesh class {name!r}")
 
 
@@ -157,11 +161,18 @@ class SyntheticMeshes(torch.utils.data.Dataset):
             view = mesh_edges(faces_t, vertices.shape[0])
             face_labels_t = torch.from_numpy(face_labels)
             hard, soft = _edge_labels(view.edge_faces, face_labels_t, len(PARTS))
-            samples.append({
-                "vertices": torch.from_numpy(vertices), "faces": faces_t, "edges": view.edges,
-                "gemm": view.gemm, "label": torch.tensor(label), "face_labels": face_labels_t,
-                "edge_labels": hard, "soft_labels": soft,
-            })  # fmt: skip
+            samples.append(
+                {
+                    "vertices": torch.from_numpy(vertices),
+                    "faces": faces_t,
+                    "edges": view.edges,
+                    "gemm": view.gemm,
+                    "label": torch.tensor(label),
+                    "face_labels": face_labels_t,
+                    "edge_labels": hard,
+                    "soft_labels": soft,
+                }
+            )
         return samples
 
     def __len__(self) -> int:

@@ -207,8 +207,14 @@ class SyntheticShapes(torch.utils.data.Dataset):
         if self.per_class < 1:
             raise ValueError(f"'per_class' must be at least 1 (got {self.per_class})")
         self.seed = seed
-        settings = {"split": split, "num_points": num_points, "per_class": self.per_class,
-                    "seed": seed, "classes": CLASSES, "version": 1}  # fmt: skip
+        settings = {
+            "split": split,
+            "num_points": num_points,
+            "per_class": self.per_class,
+            "seed": seed,
+            "classes": CLASSES,
+            "version": 1,
+        }
         data = cached(
             f"synthetic_shapes-{split}", settings, lambda: self._generate(progress), cache_dir
         )
@@ -221,8 +227,9 @@ class SyntheticShapes(torch.utils.data.Dataset):
         points = np.empty((count, self.num_points, 3), dtype=np.float32)
         normals = np.empty_like(points)
         labels = np.repeat(np.arange(len(CLASSES)), self.per_class)
-        for i in tqdm(range(count), desc=f"synthetic_shapes {self.split}", disable=not progress,
-                      leave=False):  # fmt: skip
+        for i in tqdm(
+            range(count), desc=f"synthetic_shapes {self.split}", disable=not progress, leave=False
+        ):
             rng = np.random.default_rng([self.seed, SPLITS[self.split], i])
             points[i], normals[i] = make_shape(CLASSES[labels[i]], self.num_points, rng)
         return {
