@@ -69,3 +69,11 @@ def randomise_batch_norms(module: torch.nn.Module, seed: int = 0) -> None:
             m.running_var.copy_(torch.rand(n, generator=g, dtype=torch.float64) + 0.5)
             m.weight.data.copy_(torch.rand(n, generator=g, dtype=torch.float64) + 0.5)
             m.bias.data.copy_(torch.randn(n, generator=g, dtype=torch.float64) * 0.1)
+
+
+def collapse_args(mesh, priority, targets) -> tuple:
+    """The positional arguments of the ``edge_collapse`` op (and of
+    :func:`geo3d.ops.plan_edge_collapse`) for a :class:`geo3d.structures.MeshBatch`."""
+    topology = (mesh.edges, mesh.gemm, mesh.sides)
+    offsets = (mesh.edge_ptr, mesh.vertex_ptr, torch.as_tensor(targets))
+    return (*topology, priority, mesh.vertices, *offsets)

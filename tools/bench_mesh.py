@@ -83,7 +83,6 @@ def bench_mesh(repeats: int, quick: bool, channels: int = 64):
     the pooling, and the GB the official dense E x E union matrix would take)."""
     import warnings
 
-    from geo3d.ops import plan_edge_collapse
     from geo3d.pooling import mesh_pool
     from geo3d.structures import MeshBatch, edge_features, mesh_edges, repair_mesh
 
@@ -104,19 +103,7 @@ def bench_mesh(repeats: int, quick: bool, channels: int = 64):
         x = torch.randn(mesh.num_edges, channels, generator=torch.Generator().manual_seed(0))
         target = mesh.num_edges // 2
         priority = x.square().sum(1)
-        plan_ms = median_ms(
-            lambda: plan_edge_collapse(
-                mesh.edges,
-                mesh.gemm,
-                mesh.sides,
-                priority,
-                mesh.vertices,
-                mesh.edge_ptr,
-                mesh.vertex_ptr,
-                torch.tensor([target]),
-            ),
-            repeats,
-        )
+        plan_ms = median_ms(lambda: mesh.plan_collapse(priority, [target]), repeats)
         pool_ms = median_ms(lambda: mesh_pool(x, mesh, target, warn=False), repeats)
         memory = None if quick else _peak_pool_memory_mb(vertices_np, faces_np, channels)
         dense_gb = mesh.num_edges**2 * 4 / 1e9
@@ -137,27 +124,14 @@ VARIANT_MESHES = (
 
 
 def _decimated_shared_mesh(name: str, faces: int):
-    """A shared mesh read by geo3d, decimated with Open3D's quadric decimation to about
-    ``faces`` faces (MeshCNN's data preparation) and repaired: ``(vertices, edge view)``."""
-    import warnings
-
-    import open3d as o3d
-
+    """A shared mesh read and repaired by geo3d, then simplified to about ``faces`` faces as
+    MeshCNN's data sets were (:func:`geo3d.structures.simplify_mesh`): ``(vertices, view)``."""
     from geo3d.data.io.meshes import read_mesh
-    from geo3d.structures import mesh_edges, repair_mesh
+    from geo3d.structures import mesh_edges, repair_mesh, simplify_mesh
 
     mesh = read_mesh(os.path.join(SHARED_DATA, "meshes", name + ".obj"))
-    full = o3d.geometry.TriangleMesh(
-        o3d.utility.Vector3dVector(mesh.vertices.double().numpy()),
-        o3d.utility.Vector3iVector(mesh.faces.int().numpy()),
-    )
-    small = full.simplify_quadric_decimation(faces)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        vertices, tris, _ = repair_mesh(
-            torch.from_numpy(np.asarray(small.vertices)),
-            torch.from_numpy(np.asarray(small.triangles)),
-        )
+    vertices, tris, _ = repair_mesh(mesh.vertices.double(), mesh.faces)
+    vertices, tris, _ = simplify_mesh(vertices, tris, faces, name=name)
     return vertices, mesh_edges(tris, vertices.shape[0])
 
 

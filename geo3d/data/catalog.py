@@ -182,47 +182,51 @@ def _meshcnn_folders(
     )
 
 
-@register_dataset("meshcnn_classification", "meshes")
-def meshcnn_classification(
-    root=None,
-    task="classification",
-    features="official",
-    augment=(),
-    augment_options=None,
-    seed=0,
-    val_fraction=0.1,
-) -> DataBundle:
-    """MeshCNN's classification folders (SHREC, cubes): ``root/<class>/{train,test}/*.obj``."""
-    from geo3d.data.datasets import MeshClassificationFolder
+def _register_meshcnn_folders(name: str, task_served: str, folder_class: str, doc: str) -> None:
+    """Register one of MeshCNN's folder layouts, serving ``task_served`` only."""
 
-    if task != "classification":
-        raise ValueError("meshcnn_classification is a classification data set")
-    _needs_root("meshcnn_classification", root)
-    return _meshcnn_folders(
-        MeshClassificationFolder, root, task, features, augment, augment_options, seed, val_fraction
-    )
+    def build(
+        root=None,
+        task=task_served,
+        features="official",
+        augment=(),
+        augment_options=None,
+        seed=0,
+        val_fraction=0.1,
+    ) -> DataBundle:
+        from geo3d.data import datasets
+
+        if task != task_served:
+            raise ValueError(f"{name} serves {task_served} only (got task {task!r})")
+        _needs_root(name, root)
+        return _meshcnn_folders(
+            getattr(datasets, folder_class),
+            root,
+            task,
+            features,
+            augment,
+            augment_options,
+            seed,
+            val_fraction,
+        )
+
+    build.__name__, build.__doc__ = name, doc
+    register_dataset(name, "meshes")(build)
 
 
-@register_dataset("meshcnn_segmentation", "meshes")
-def meshcnn_segmentation(
-    root=None,
-    task="segmentation",
-    features="official",
-    augment=(),
-    augment_options=None,
-    seed=0,
-    val_fraction=0.1,
-) -> DataBundle:
-    """MeshCNN's segmentation folders (COSEG, human bodies): ``root/{train,test}`` with
-    ``seg`` and ``sseg`` label folders."""
-    from geo3d.data.datasets import MeshSegmentationFolder
-
-    if task != "segmentation":
-        raise ValueError("meshcnn_segmentation needs task 'segmentation'")
-    _needs_root("meshcnn_segmentation", root)
-    return _meshcnn_folders(
-        MeshSegmentationFolder, root, task, features, augment, augment_options, seed, val_fraction
-    )
+_register_meshcnn_folders(
+    "meshcnn_classification",
+    "classification",
+    "MeshClassificationFolder",
+    "MeshCNN's classification folders (SHREC, cubes): ``root/<class>/{train,test}/*.obj``.",
+)
+_register_meshcnn_folders(
+    "meshcnn_segmentation",
+    "segmentation",
+    "MeshSegmentationFolder",
+    "MeshCNN's segmentation folders (COSEG, human bodies): ``root/{train,test}`` with "
+    "``seg`` and ``sseg`` label folders.",
+)
 
 
 # -- LiDAR scenes ---------------------------------------------------------------------------

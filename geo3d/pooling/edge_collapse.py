@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from geo3d.ops import plan_edge_collapse, scatter
+from geo3d.ops import scatter
 from geo3d.ops.edge_collapse import VARIANTS
 from geo3d.structures.mesh_batch import MeshBatch
 
@@ -98,20 +98,8 @@ def mesh_pool(
         raise ValueError(f"MeshPool 'variant' must be one of {VARIANTS} (got {variant!r})")
     targets = pool_targets(mesh.edge_counts().cpu(), target)
     priority = _priority(x, variant)
-    cpu = mesh.to("cpu")
-    stale = cpu.stale_refs if variant == "official" else None
-    plan = plan_edge_collapse(
-        cpu.edges,
-        cpu.gemm,
-        cpu.sides,
-        priority,
-        cpu.vertices,
-        cpu.edge_ptr,
-        cpu.vertex_ptr,
-        targets,
-        variant=variant,
-        stale_refs=stale,
-    )
+    stale = mesh.stale_refs.cpu() if variant == "official" and mesh.stale_refs is not None else None
+    plan = mesh.plan_collapse(priority, targets, variant=variant, stale_refs=stale)
     stuck = (plan.counts > targets + 2).nonzero().squeeze(1).tolist()
     if warn and stuck:
         details = ", ".join(f"mesh {b}: {int(plan.counts[b])} > {int(targets[b])}" for b in stuck)

@@ -11,7 +11,7 @@ from geo3d.structures.boxes import (
 from geo3d.structures.mesh_batch import MeshBatch
 from geo3d.structures.mesh_edges import MeshEdges, faces_from_gemm, mesh_edges
 from geo3d.structures.mesh_features import edge_areas, edge_features, edge_side_points
-from geo3d.structures.mesh_repair import RepairReport, repair_mesh
+from geo3d.structures.mesh_repair import RepairReport, repair_mesh, simplify_mesh
 from geo3d.structures.meshes import Mesh, check_mesh, sample_surface
 from geo3d.structures.points import (
     batch_to_ptr,
@@ -50,4 +50,5 @@ __all__ = [
     "repair_mesh",
     "rotate_points_z",
     "sample_surface",
+    "simplify_mesh",
 ]

@@ -74,6 +74,24 @@ class MeshBatch:
         fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
         return replace(self, **{k: v.to(device) for k, v in fields.items() if v is not None})
 
+    def plan_collapse(self, priority: torch.Tensor, targets: torch.Tensor, **options):
+        """MeshCNN's edge-collapse plan of every mesh (:func:`geo3d.ops.plan_edge_collapse`
+        on this batch's CPU topology; ``options``: ``variant``, ``stale_refs``)."""
+        from geo3d.ops import plan_edge_collapse
+
+        cpu = self.to("cpu")
+        return plan_edge_collapse(
+            cpu.edges,
+            cpu.gemm,
+            cpu.sides,
+            priority,
+            cpu.vertices,
+            cpu.edge_ptr,
+            cpu.vertex_ptr,
+            torch.as_tensor(targets),
+            **options,
+        )
+
     def mesh(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(vertices, edges, gemm)`` of one mesh with local indices."""
         e0, e1 = int(self.edge_ptr[index]), int(self.edge_ptr[index + 1])

@@ -78,3 +78,10 @@ def test_old_paths_warn_and_still_work():
     from geo3d.data import collate_mesh_samples
 
     assert module.collate_mesh_samples is collate_mesh_samples
+
+
+def test_meshcnn_folders_serve_one_task_each():
+    with pytest.raises(ValueError, match="meshcnn_classification serves classification only"):
+        build_dataset("meshcnn_classification", root="/nowhere", task="segmentation")
+    with pytest.raises(ValueError, match="needs 'root'"):
+        build_dataset("meshcnn_segmentation")

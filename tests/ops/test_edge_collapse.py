@@ -7,7 +7,7 @@ import torch
 from geo3d.ops import edge_collapse_reference, plan_edge_collapse
 from geo3d.ops._library import has_native_kernel, op
 from geo3d.structures import MeshBatch, edge_features, faces_from_gemm, mesh_edges
-from tests.conftest import load_shared_mesh
+from tests.conftest import collapse_args, load_shared_mesh
 
 MESHES = ("cow", "spot", "suzanne", "woody", "beetle", "teapot", "alligator")
 needs_native = pytest.mark.skipif(
@@ -25,17 +25,7 @@ def batch_of(names):
     return MeshBatch.from_views([v for _, _, v in loaded], [v for v, _, _ in loaded]), loaded
 
 
-def plan_args(mesh: MeshBatch, priority, targets):
-    return (
-        mesh.edges,
-        mesh.gemm,
-        mesh.sides,
-        priority,
-        mesh.vertices,
-        mesh.edge_ptr,
-        mesh.vertex_ptr,
-        torch.as_tensor(targets),
-    )
+plan_args = collapse_args
 
 
 def reference_plan(mesh: MeshBatch, priority, targets, variant, stale_refs=None):

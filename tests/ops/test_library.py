@@ -57,6 +57,7 @@ def _icosahedron_plan_args():
     import trimesh
 
     from geo3d.structures import MeshBatch, mesh_edges
+    from tests.conftest import collapse_args
 
     ico = trimesh.creation.icosahedron()
     vertices = torch.tensor(ico.vertices, dtype=torch.float32)
@@ -64,18 +65,7 @@ def _icosahedron_plan_args():
     mesh = MeshBatch.from_views([view, view], [vertices, vertices])
     priority = torch.rand(mesh.num_edges, generator=G)
     stale = torch.randint(0, 2, (mesh.vertices.shape[0],), generator=G)
-    return (
-        mesh.edges,
-        mesh.gemm,
-        mesh.sides,
-        priority,
-        mesh.vertices,
-        mesh.edge_ptr,
-        mesh.vertex_ptr,
-        torch.tensor([18, 9]),
-        stale,
-        True,
-    )
+    return (*collapse_args(mesh, priority, [18, 9]), stale, True)
 
 
 OPCHECK_CASES["edge_collapse"] = _icosahedron_plan_args()
@@ -160,6 +150,12 @@ def garbage_cases():
     f = torch.rand(2, 10, 3)
     long = lambda *v: torch.tensor(v, dtype=torch.long)  # noqa: E731
     op = torch.ops.geo3d
+
+    def soft_backward(index, segments):
+        """scatter's soft backward of 5 rows into 2 segments (``out`` has ``segments``)."""
+        grad, src = torch.rand(2, 2), torch.rand(5, 2)
+        return op.scatter_soft_backward(grad, src, index, torch.rand(segments, 2), torch.rand(2, 2))
+
     return [
         lambda: op.farthest_point_sample(f, long(10, 99), 4, long(0, 0)),
         lambda: op.farthest_point_sample(f, long(10, -5), 4, long(0, 0)),
@@ -181,20 +177,8 @@ def garbage_cases():
         lambda: op.scatter(torch.rand(5, 2), long(0, 1, 2, 3, -9), 5, "max"),
         lambda: op.scatter(torch.rand(5, 2), long(0, 1), 5, "sum"),
         lambda: op.scatter(torch.rand(5, 2), long(0, 1, 2, 3, 4), 5, "median"),
-        lambda: op.scatter_soft_backward(
-            torch.rand(2, 2),
-            torch.rand(5, 2),
-            long(0, 1, 0, 1, 7),
-            torch.rand(2, 2),
-            torch.rand(2, 2),
-        ),
-        lambda: op.scatter_soft_backward(
-            torch.rand(2, 2),
-            torch.rand(5, 2),
-            long(0, 1, 0, 1, 1),
-            torch.rand(3, 2),
-            torch.rand(2, 2),
-        ),
+        lambda: soft_backward(long(0, 1, 0, 1, 7), segments=2),  # a segment past the output
+        lambda: soft_backward(long(0, 1, 0, 1, 1), segments=3),  # out and lse disagree
         lambda: op.voxelize(torch.rand(5, 4), [0.0, 1.0, 1.0], [0.0, 0, 0, 1, 1, 1], 2, 3),
         lambda: op.voxelize(torch.rand(5, 4), [1.0, 1.0, 1.0], [0.0, 0, 0, -1, 1, 1], 2, 3),
         lambda: op.voxelize(torch.rand(5, 4), [1.0, 1.0], [0.0, 0, 0, 1, 1, 1], 2, 3),

@@ -5,48 +5,28 @@ pins where the two disagree."""
 
 import warnings
 
-import numpy as np
 import pytest
 import torch
 
 from geo3d.ops import edge_collapse_reference, plan_edge_collapse
 from geo3d.ops._library import has_native_kernel, op
 from geo3d.pooling import MeshPool, mesh_pool
-from geo3d.structures import MeshBatch, mesh_edges, repair_mesh
-from tests.conftest import load_shared_mesh
+from geo3d.structures import MeshBatch, mesh_edges, simplify_mesh
+from tests.conftest import collapse_args, load_shared_mesh
 from tests.pooling.official_meshcnn_pool import OfficialCrash, OfficialMeshState
 
-REAL_MESHES = (
-    "cow",
-    "spot",
-    "suzanne",
-    "teapot",
-    "fandisk",
-    "alligator",
-    "beetle",
-    "stanford-bunny",
-)
+REAL_MESHES = "cow spot suzanne teapot fandisk alligator beetle stanford-bunny".split()
 # (faces after decimation, pooling targets): SHREC's 750 edges with the official pool_res,
 # and the 2,250-edge segmentation meshes (COSEG, human body) with the official 1800, 1350, 600.
 SCHEDULES = {"shrec": (500, (600, 450, 300, 180)), "seg": (1500, (1800, 1350, 600))}
 
 
 def decimated(name: str, faces: int):
-    """A shared mesh decimated with Open3D's quadric decimation to about ``faces`` faces (as
-    MeshCNN's data sets were prepared), repaired for MeshCNN: ``(vertices, view)``."""
-    o3d = pytest.importorskip("open3d")
+    """A shared mesh simplified to about ``faces`` faces as MeshCNN's data sets were
+    (:func:`geo3d.structures.simplify_mesh`): ``(vertices, view)``."""
+    pytest.importorskip("open3d")
     vertices, tris = load_shared_mesh(name)  # geo3d's reader: polygons triangulated
-    full = o3d.geometry.TriangleMesh(
-        o3d.utility.Vector3dVector(vertices.double().numpy()),
-        o3d.utility.Vector3iVector(tris.int().numpy()),
-    )
-    mesh = full.simplify_quadric_decimation(faces)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        vertices, tris, _ = repair_mesh(
-            torch.tensor(np.asarray(mesh.vertices), dtype=torch.float64),
-            torch.tensor(np.asarray(mesh.triangles), dtype=torch.int64),
-        )
+    vertices, tris, _ = simplify_mesh(vertices.double(), tris, faces, name=name)
     return vertices, mesh_edges(tris, vertices.shape[0])
 
 
@@ -170,16 +150,7 @@ def test_the_rules_disagree_after_a_triplet_by_hand(planner):
     priority = torch.full((15,), 10.0)
     priority[edge_id(view, 0, 1)] = 0.0
     priority[edge_id(view, 2, 3)] = 1.0
-    args = (
-        mesh.edges,
-        mesh.gemm,
-        mesh.sides,
-        priority,
-        mesh.vertices,
-        mesh.edge_ptr,
-        mesh.vertex_ptr,
-        torch.tensor([9]),
-    )
+    args = collapse_args(mesh, priority, [9])
     plans = {}
     for variant in ("official", "exact"):
         if planner == "native":
@@ -262,16 +233,7 @@ def test_meshpool_layer_variants_and_bad_input():
         mesh_pool(x, mesh, 9, variant="paper")
     _, pooled, _ = mesh_pool(x, mesh, 12, variant="exact")
     assert pooled.stale_refs is None
-    args = (
-        mesh.edges,
-        mesh.gemm,
-        mesh.sides,
-        torch.rand(15),
-        mesh.vertices,
-        mesh.edge_ptr,
-        mesh.vertex_ptr,
-        torch.tensor([9]),
-    )
+    args = collapse_args(mesh, torch.rand(15), [9])
     with pytest.raises(ValueError, match="stale_refs"):
         plan_edge_collapse(*args, variant="exact", stale_refs=torch.ones(7, dtype=torch.int64))
     with pytest.raises(ValueError, match="stale_refs"):

@@ -64,3 +64,17 @@ def test_rejections_name_the_problem(shared_data):
         mesh_edges(torch.tensor([[0, 1, 2], [2, 2, 3]]))
     with pytest.raises(ValueError, match="int64"):
         mesh_edges(torch.tensor([[0, 1, 2]], dtype=torch.int32))
+
+
+def test_simplify_mesh_reaches_meshcnn_sizes_and_stays_manifold(shared_data):
+    pytest.importorskip("open3d")
+    from geo3d.structures import simplify_mesh
+    from tests.conftest import load_shared_mesh
+
+    vertices, faces = load_shared_mesh("cow")
+    small_vertices, small_faces, _ = simplify_mesh(vertices, faces, 500)
+    assert 450 <= small_faces.shape[0] <= 500 and small_vertices.dtype == vertices.dtype
+    view = mesh_edges(small_faces, small_vertices.shape[0])  # raises if not manifold
+    assert abs(view.edges.shape[0] - 750) <= 75
+    with pytest.raises(ValueError, match="num_faces"):
+        simplify_mesh(vertices, faces, 0)
