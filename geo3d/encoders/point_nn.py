@@ -32,7 +32,7 @@ import math
 import torch
 from torch import nn
 
-from geo3d.nn.grouping import sample_and_group
+from geo3d.nn.grouping import GroupingPlan, check_group_sizes, group, plan_groups
 from geo3d.nn.positional import trig_positional_encoding
 
 BN_EPS = 1e-5
@@ -81,13 +81,10 @@ class PointNNEncoder(nn.Module):
             return values.std()
         return values.flatten(1).std(dim=1).view(-1, *([1] * (values.dim() - 1)))
 
-    def stage(self, xyz: torch.Tensor, feats: torch.Tensor, num_groups: int):
-        """One stage: ``xyz (B, N, 3), feats (B, N, C) -> (B, G, 3), (B, G, 2C)``."""
-        sample_xyz = xyz
-        if self.skip_origin_fps:  # the official kernel's rule (see the class docstring)
-            near_origin = (xyz * xyz).sum(-1, keepdim=True) <= 1e-3
-            sample_xyz = torch.where(near_origin, xyz[:, :1], xyz).contiguous()
-        groups = sample_and_group(xyz, feats, num_groups, self.k, sample_xyz)
+    def stage(self, xyz, feats, centres, neighbours):
+        """One stage: ``xyz (B, N, 3), feats (B, N, C)`` and the stage's indices from
+        :func:`geo3d.nn.plan_groups` ``-> (B, G, 3), (B, G, 2C)``."""
+        groups = group(xyz, feats, centres, neighbours)
         knn_feats = groups.neighbour_feats - groups.centre_feats.unsqueeze(2)  # (B, G, K, C)
         knn_feats = knn_feats / (self._std(knn_feats) + 1e-5)
         knn_xyz = groups.relative_xyz / (self._std(groups.relative_xyz) + 1e-5)
@@ -99,23 +96,32 @@ class PointNNEncoder(nn.Module):
         pooled = nn.functional.gelu(pooled / math.sqrt(1 + BN_EPS))
         return groups.centre_xyz, pooled
 
-    def forward(self, xyz: torch.Tensor) -> torch.Tensor:
-        if xyz.dim() != 3 or xyz.shape[-1] != 3:
-            raise ValueError(f"Expected 'xyz' of shape (B, N, 3) (got {tuple(xyz.shape)})")
-        if xyz.shape[1] < max(self.groups[0], self.k):
-            raise ValueError(
-                f"each cloud needs at least {max(self.groups[0], self.k)} points for "
-                f"{self.groups[0]} groups of {self.k} neighbours (got {xyz.shape[1]})"
-            )
-        xyz, feats = self.forward_stages(xyz)[-1]
+    def grouping(self) -> GroupingPlan:
+        """The index work of :meth:`forward` as a ``preprocess`` module."""
+        return GroupingPlan(self.groups, self.k, self.skip_origin_fps)
+
+    def forward(self, xyz: torch.Tensor, *indices: torch.Tensor) -> torch.Tensor:
+        """``xyz (B, N, 3)`` and, optionally, :meth:`grouping`'s indices (computed here
+        when not given) ``-> (B, out_dim)``."""
+        xyz, feats = self.forward_stages(xyz, *indices)[-1]
         return feats.amax(dim=1) + feats.mean(dim=1)  # (B, out_dim)
 
-    def forward_stages(self, xyz: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def forward_stages(self, xyz: torch.Tensor, *indices: torch.Tensor):
         """``[(xyz, feats)]`` of the raw embedding and of every stage: the multi-scale
         features a segmentation decoder (Point-NN's part segmentation) propagates back."""
+        if xyz.dim() != 3 or xyz.shape[-1] != 3:
+            raise ValueError(f"Expected 'xyz' of shape (B, N, 3) (got {tuple(xyz.shape)})")
+        if not indices:
+            check_group_sizes(xyz, self.groups[0], self.k)
+            indices = plan_groups(xyz, self.groups, self.k, self.skip_origin_fps)
+        if len(indices) != 2 * self.num_stages:
+            raise ValueError(
+                f"expected {2 * self.num_stages} index tensors (centres and neighbours per "
+                f"stage), got {len(indices)}"
+            )
         feats = trig_positional_encoding(xyz, self.embed_dim, self.alpha, self.beta)  # (B, N, 72)
         levels = [(xyz, feats)]
-        for num_groups in self.groups:
-            xyz, feats = self.stage(xyz, feats, num_groups)
+        for stage in range(self.num_stages):
+            xyz, feats = self.stage(xyz, feats, *indices[2 * stage : 2 * stage + 2])
             levels.append((xyz, feats))
         return levels

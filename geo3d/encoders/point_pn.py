@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from geo3d.nn.grouping import sample_and_group
+from geo3d.nn.grouping import GroupingPlan, group
 from geo3d.nn.mlp import LinearBNReLU, ResidualBottleneck  # noqa: F401  (their old home)
 from geo3d.nn.positional import trig_positional_encoding
 from geo3d.pooling.set_pool import SetPool
@@ -59,8 +59,10 @@ class PointPNStage(nn.Module):
         self.blocks = nn.Sequential(*[ResidualBottleneck(out_dim) for _ in range(blocks)])
         self.pool_norm = nn.BatchNorm1d(out_dim)
 
-    def forward(self, xyz: torch.Tensor, feats: torch.Tensor):
-        groups = sample_and_group(xyz, feats, self.num_groups, self.k)
+    def forward(self, xyz, feats, centres, neighbours):
+        """``xyz (B, N, 3), feats (B, N, C_in)`` and the stage's indices from
+        :func:`geo3d.nn.plan_groups`."""
+        groups = group(xyz, feats, centres, neighbours)
         knn_xyz = groups.relative_xyz  # (B, G, K, 3)
         if self.xyz_normalization == "std":
             knn_xyz = knn_xyz / (knn_xyz.std() + 1e-5)
@@ -126,15 +128,25 @@ class PointPNEncoder(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.out_dim = dim
 
-    def forward(self, points: torch.Tensor) -> torch.Tensor:
+    def grouping(self) -> GroupingPlan:
+        """The index work of :meth:`forward` as a ``preprocess`` module."""
+        return GroupingPlan([stage.num_groups for stage in self.stages], self.stages[0].k)
+
+    def forward(self, points: torch.Tensor, *indices: torch.Tensor) -> torch.Tensor:
+        """``points (B, N, in_channels)`` and, optionally, :meth:`grouping`'s indices
+        (computed here when not given) ``-> (B, out_dim)``."""
         if points.dim() != 3 or points.shape[-1] != self.in_channels:
             raise ValueError(
                 f"Expected 'points' of shape (B, N, {self.in_channels}) (got {tuple(points.shape)})"
             )
-        needed = max(self.stages[0].num_groups, self.stages[0].k)
-        if points.shape[1] < needed:
-            raise ValueError(f"each cloud needs at least {needed} points (got {points.shape[1]})")
+        if not indices:
+            indices = self.grouping()(points)[1:]
+        if len(indices) != 2 * len(self.stages):
+            raise ValueError(
+                f"expected {2 * len(self.stages)} index tensors (centres and neighbours per "
+                f"stage), got {len(indices)}"
+            )
         xyz, feats = points[..., :3].contiguous(), self.embed(points)
-        for stage in self.stages:
-            xyz, feats = stage(xyz, feats)
+        for i, stage in enumerate(self.stages):
+            xyz, feats = stage(xyz, feats, *indices[2 * i : 2 * i + 2])
         return feats.amax(dim=1) + feats.mean(dim=1)  # (B, out_dim)

@@ -34,16 +34,21 @@ class PointPN(Pipeline):
     ):
         encoder = PointPNEncoder(**encoder_options)
         head = MLPHead(encoder.out_dim, num_classes, dropout=dropout)
-        super().__init__(encoder, head, loss_fn=classification_loss(label_smoothing))
+        super().__init__(
+            encoder,
+            head,
+            preprocess=encoder.grouping(),
+            loss_fn=classification_loss(label_smoothing),
+        )
 
 
 @register_model("point_nn")
 def point_nn(num_classes: int = 40, gamma: float = 100.0, **encoder_options) -> Pipeline:
     """Training-free Point-NN classifier: the non-parametric encoder and a memory-bank head.
     ``fit`` fills the memory from the training set; the defaults are the official ones."""
-    return Pipeline(
-        PointNN(**encoder_options), MemoryBankClassifier(num_classes, gamma), trainable=False
-    )
+    encoder = PointNN(**encoder_options)
+    head = MemoryBankClassifier(num_classes, gamma)
+    return Pipeline(encoder, head, preprocess=encoder.grouping(), trainable=False)
 
 
 @register_model("point_pn")

@@ -133,18 +133,10 @@ def test_official_fps_rule_skips_points_at_the_origin():
     xyz = torch.rand(1, 64, 3, generator=g) + 0.5
     xyz[0, 10:30] = 0.01 * torch.rand(20, 3, generator=g)  # squared norms below 1e-3
     encoder = PointNNEncoder(num_stages=1, embed_dim=12, k=4, num_groups=40, skip_origin_fps=True)
-    captured = {}
-    original = encoder.stage
-
-    def spy(xyz_in, feats, num_groups):
-        centre_xyz, pooled = original(xyz_in, feats, num_groups)
-        captured["centres"] = centre_xyz
-        return centre_xyz, pooled
-
-    encoder.stage = spy
-    encoder(xyz)
-    norms = (captured["centres"] ** 2).sum(-1)
-    assert (norms[0, 1:] > 1e-3).all()  # never picked after the first
+    _, centres, _ = encoder.grouping()(xyz)  # the index work the model's preprocess does
+    norms = (xyz[0, centres[0]] ** 2).sum(-1)
+    assert (norms[1:] > 1e-3).all()  # never picked after the first
+    assert torch.equal(encoder(xyz), encoder(xyz, *encoder.grouping()(xyz)[1:]))
     from geo3d import ops
 
     plain = xyz[0, ops.farthest_point_sample(xyz, 60)[0]]  # 44 points away from the origin

@@ -79,3 +79,32 @@ def test_plug_and_play_adds_point_nn_logits():
     combined = PlugAndPlay(trained, point_nn, weight=0.5)
     with torch.no_grad():
         assert torch.allclose(combined(points), trained(points) + 0.5 * point_nn(points))
+
+
+def test_index_work_is_in_preprocess_and_the_core_exports_without_it():
+    """FPS and kNN run in ``preprocess``; the encoder and head after it take the indices as
+    inputs, so ``torch.export`` of the core holds gathers but no sampling or search."""
+    model = small().eval()
+    points = torch.rand(2, 96, 3)
+    inputs = model.preprocess(points)
+    assert inputs[0] is points and len(inputs) == 1 + 2 * 4
+    assert all(t.dtype == torch.int64 for t in inputs[1:])
+    assert [tuple(t.shape) for t in inputs[1:3]] == [(2, 32), (2, 32, 8)]
+
+    class Core(torch.nn.Module):
+        def __init__(self, pipeline):
+            super().__init__()
+            self.encoder, self.head = pipeline.encoder, pipeline.head
+
+        def forward(self, points, *indices):
+            return self.head(self.encoder(points, *indices))
+
+    core = Core(model)
+    with torch.no_grad():
+        assert torch.equal(core(*inputs), model(points))
+        exported = torch.export.export(core, inputs)
+    targets = {str(node.target) for node in exported.graph.nodes if node.op == "call_function"}
+    assert any("gather_points" in t for t in targets)
+    assert not any("farthest_point_sample" in t or "knn" in t for t in targets), targets
+    with pytest.raises(ValueError, match="index tensors"):
+        model.encoder(points, *inputs[1:3])
