@@ -14,6 +14,7 @@ Empty sets (a fully masked group, an empty segment) give zeros.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -25,9 +26,29 @@ POOLINGS = ("max", "mean", "max+mean", "soft", "attention")
 _STATELESS = ("max", "mean", "max+mean", "soft")
 
 
-def pool_groups(x: torch.Tensor, pooling: str, mask: torch.Tensor | None = None) -> torch.Tensor:
+def _renamed(old: str, value, new_value, where: str):
+    """The value of a keyword renamed to ``pooling``, warning when the old name was used."""
+    if value is None:
+        return new_value
+    warnings.warn(
+        f"{where}: '{old}' is called 'pooling' now; the old name goes in the next release",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return value
+
+
+def pool_groups(
+    x: torch.Tensor,
+    pooling: str | None = None,
+    mask: torch.Tensor | None = None,
+    *,
+    mode: str | None = None,
+) -> torch.Tensor:
     """``x (..., K, C)`` to ``(..., C)`` by ``max``, ``mean``, ``max+mean`` or ``soft``;
-    ``mask (..., K)`` True for real members (None: all real)."""
+    ``mask (..., K)`` True for real members (None: all real). (``mode``: the old name of
+    ``pooling``.)"""
+    pooling = _renamed("mode", mode, pooling, "pool_groups")
     if pooling not in _STATELESS:
         raise ValueError(
             f"'pooling' must be one of {_STATELESS} (got {pooling!r}; attention is a module)"
@@ -159,9 +180,16 @@ class SetPool(nn.Module):
     ``segments(x (N, C), index, num_segments) -> (S, C)``."""
 
     def __init__(
-        self, pooling: str, channels: int | None = None, heads: int = 4, query: str = "latent"
+        self,
+        pooling: str | None = None,
+        channels: int | None = None,
+        heads: int = 4,
+        query: str = "latent",
+        *,
+        mode: str | None = None,
     ):
         super().__init__()
+        pooling = _renamed("mode", mode, pooling, "SetPool")
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r} (known: {', '.join(POOLINGS)})")
         if pooling == "attention" and channels is None:
@@ -188,10 +216,12 @@ class SetPool(nn.Module):
         return self.pooling
 
 
-def make_pooling(pooling: str, channels: int | None = None, **options) -> nn.Module:
+def make_pooling(pooling: str | None = None, channels: int | None = None, **options) -> nn.Module:
     """A pooling by the name a config uses: any of :data:`POOLINGS` (a :class:`SetPool`;
     ``heads`` and ``query`` options for attention) or ``edge_collapse`` (MeshCNN's
-    :class:`geo3d.pooling.MeshPool`; option ``target``)."""
+    :class:`geo3d.pooling.MeshPool`; options ``target`` and ``variant``). (``name``: the old
+    name of ``pooling``.)"""
+    pooling = _renamed("name", options.pop("name", None), pooling, "make_pooling")
     if pooling == "edge_collapse":
         from geo3d.pooling.edge_collapse import MeshPool
 

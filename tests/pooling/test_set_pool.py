@@ -11,6 +11,7 @@ from geo3d.pooling import (
     AttentionPool,
     SetPool,
     WindowAttentionPool,
+    make_pooling,
     pool_groups,
     pool_segments,
 )
@@ -262,3 +263,13 @@ def test_window_attention_pool_defaults_are_the_official_ones():
     assert bool((query == 0).all())
     attended, _ = pool.attention(query[:, None], zeroed + pool.slot_embedding, zeroed)
     assert torch.allclose(out, pool.norm(attended[:, 0] + query), atol=1e-12)
+
+
+def test_the_old_keyword_names_of_the_pooling_choice_still_work():
+    x = torch.randn(3, 5, 4)
+    with pytest.warns(DeprecationWarning, match="'mode' is called 'pooling'"):
+        assert torch.equal(pool_groups(x, mode="max"), pool_groups(x, "max"))
+    with pytest.warns(DeprecationWarning, match="'mode' is called 'pooling'"):
+        assert SetPool(mode="soft").pooling == "soft"
+    with pytest.warns(DeprecationWarning, match="'name' is called 'pooling'"):
+        assert make_pooling(name="mean").pooling == "mean"
