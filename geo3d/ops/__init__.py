@@ -7,6 +7,15 @@ autograd where it is differentiable, and a plain-torch ``*_reference`` beside it
 """
 
 from geo3d.ops import _library
+from geo3d.ops.boxes import (
+    box_iou_3d,
+    box_iou_bev,
+    box_iou_reference,
+    nms_bev,
+    nms_bev_reference,
+    points_in_boxes,
+    points_in_boxes_reference,
+)
 from geo3d.ops.edge_collapse import CollapsePlan, edge_collapse_reference, plan_edge_collapse
 from geo3d.ops.gather import gather_points, gather_points_reference
 from geo3d.ops.neighbors import ball_query, ball_query_reference, knn, knn_reference
@@ -32,6 +41,13 @@ _library.finalize()
 native_available = _library.native_available
 
 __all__ = [
+    "box_iou_3d",
+    "box_iou_bev",
+    "box_iou_reference",
+    "nms_bev",
+    "nms_bev_reference",
+    "points_in_boxes",
+    "points_in_boxes_reference",
     "REDUCTIONS",
     "CollapsePlan",
     "ball_query",

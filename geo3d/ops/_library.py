@@ -52,6 +52,12 @@ SCHEMAS: dict[str, str] = {
         "Tensor edge_ptr, Tensor vertex_ptr, Tensor targets, Tensor stale_refs, bool official) "
         "-> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)"
     ),
+    "box_iou": "(Tensor a, Tensor b, bool three_d) -> Tensor",
+    "nms_bev": (
+        "(Tensor boxes, Tensor scores, Tensor labels, float iou_threshold, int pre_max, "
+        "int post_max) -> Tensor"
+    ),
+    "points_in_boxes": "(Tensor points, Tensor boxes) -> Tensor",
     "scatter_soft_backward": (
         "(Tensor grad_out, Tensor src, Tensor index, Tensor out, Tensor lse) -> Tensor"
     ),

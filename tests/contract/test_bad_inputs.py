@@ -342,6 +342,33 @@ ROWS = {
             (ValueError, "strides must be >= 1"),
         ),
     ],
+    "ops.boxes": [
+        (
+            "boxes of 6 columns",
+            lambda t: ops.box_iou_bev(torch.rand(2, 6), torch.rand(2, 7)),
+            (ValueError, "Expected 'a' of shape (M, 7)"),
+        ),
+        (
+            "NaN box",
+            lambda t: ops.box_iou_3d(torch.rand(2, 7), with_nan(torch.rand(2, 7), (1, 0))),
+            (ValueError, "'b' has NaN or inf values"),
+        ),
+        (
+            "scores of the wrong length",
+            lambda t: ops.nms_bev(torch.rand(3, 7), torch.rand(4), 0.5),
+            (ValueError, "Expected 'scores' of shape (3,)"),
+        ),
+        (
+            "2D points in boxes",
+            lambda t: ops.points_in_boxes(torch.rand(5, 2), torch.rand(2, 7)),
+            (ValueError, "Expected 'points' of shape (N, 3+)"),
+        ),
+        (
+            "a zero-size box",
+            lambda t: ops.box_iou_bev(torch.zeros(1, 7), torch.zeros(1, 7)),
+            ("ok", lambda r: float(r) == 0.0),
+        ),
+    ],
     "structures": [
         (
             "boxes of 6 values",

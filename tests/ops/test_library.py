@@ -69,6 +69,17 @@ def _icosahedron_plan_args():
 
 
 OPCHECK_CASES["edge_collapse"] = _icosahedron_plan_args()
+_BOXES = torch.rand(6, 7, generator=G, dtype=torch.float64) * 2 + 0.1
+OPCHECK_CASES["box_iou"] = (_BOXES, _BOXES[:4].flip(0).contiguous(), True)
+OPCHECK_CASES["nms_bev"] = (
+    _BOXES,
+    torch.rand(6, generator=G),
+    torch.zeros(0, dtype=torch.long),
+    0.3,
+    -1,
+    4,
+)
+OPCHECK_CASES["points_in_boxes"] = (torch.rand(30, 4, generator=G, dtype=torch.float64) * 3, _BOXES)
 _POOL_X = torch.randn(2, 3, 7, 7, generator=G, dtype=torch.float64, requires_grad=True)
 OPCHECK_CASES["soft_pool"] = (_POOL_X, [3, 3], [2, 2], [1, 1])
 _POOL_OUT, _POOL_LSE = torch.ops.geo3d.soft_pool(_POOL_X.detach(), [3, 3], [2, 2], [1, 1])
