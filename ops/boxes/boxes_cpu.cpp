@@ -10,29 +10,15 @@
 #include <numeric>
 #include <vector>
 
+#include "box_checks.h"
 #include "box_geometry.h"
 
 namespace geo3d {
 namespace {
 
-void check_boxes_tensor(const at::Tensor& t, const char* name) {
-  TORCH_CHECK(t.dim() == 2 && t.size(1) == 7, "geo3d: expected '", name,
-              "' of shape (M, 7) as (x, y, z, dx, dy, dz, heading), got ", t.sizes());
-  TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, "geo3d: '",
-              name, "' must be float32 or float64, got ", t.scalar_type());
-  TORCH_CHECK(t.is_contiguous() && t.device().is_cpu(), "geo3d: '", name,
-              "' must be a contiguous CPU tensor");
-  TORCH_CHECK(t.numel() == 0 || at::isfinite(t).all().item<bool>(), "geo3d: '", name,
-              "' has NaN or inf values");
-  TORCH_CHECK(t.numel() == 0 || (t.slice(1, 3, 6) >= 0).all().item<bool>(), "geo3d: '", name,
-              "' has negative sizes (dx, dy, dz)");
-}
-
 at::Tensor box_iou_cpu(const at::Tensor& a, const at::Tensor& b, bool three_d) {
-  check_boxes_tensor(a, "a");
-  check_boxes_tensor(b, "b");
-  TORCH_CHECK(a.scalar_type() == b.scalar_type(), "geo3d: 'a' and 'b' must share a dtype (got ",
-              a.scalar_type(), " and ", b.scalar_type(), ")");
+  check_box_pair(a, b);
+  TORCH_CHECK(a.device().is_cpu(), "geo3d: box_iou on the CPU needs CPU tensors");
   const int64_t n = a.size(0), m = b.size(0);
   at::Tensor out = at::empty({n, m}, a.options());
   if (n == 0 || m == 0) return out;
@@ -59,22 +45,10 @@ at::Tensor box_iou_cpu(const at::Tensor& a, const at::Tensor& b, bool three_d) {
 at::Tensor nms_bev_cpu(const at::Tensor& boxes, const at::Tensor& scores,
                        const at::Tensor& labels, double iou_threshold, int64_t pre_max,
                        int64_t post_max) {
-  check_boxes_tensor(boxes, "boxes");
+  check_nms_inputs(boxes, scores, labels, iou_threshold, pre_max, post_max);
+  TORCH_CHECK(boxes.device().is_cpu(), "geo3d: nms_bev on the CPU needs CPU tensors");
   const int64_t n = boxes.size(0);
-  TORCH_CHECK(scores.dim() == 1 && scores.size(0) == n && scores.device().is_cpu(),
-              "geo3d: expected CPU 'scores' of shape (", n, "), got ", scores.sizes());
-  TORCH_CHECK(scores.is_floating_point(), "geo3d: 'scores' must be floating point");
-  TORCH_CHECK(n == 0 || at::isfinite(scores).all().item<bool>(), "geo3d: 'scores' has NaN or inf");
   const bool by_label = labels.numel() > 0;
-  if (by_label) {
-    TORCH_CHECK(labels.dim() == 1 && labels.size(0) == n && labels.scalar_type() == at::kLong &&
-                    labels.device().is_cpu(),
-                "geo3d: expected int64 CPU 'labels' of shape (", n, ") (or empty), got ",
-                labels.sizes());
-  }
-  TORCH_CHECK(std::isfinite(iou_threshold), "geo3d: 'iou_threshold' must be finite");
-  TORCH_CHECK(pre_max >= -1 && post_max >= -1,
-              "geo3d: 'pre_max' and 'post_max' must be -1 (no limit) or non-negative");
   const at::Tensor score = scores.to(at::kDouble).contiguous();
   const double* s = score.data_ptr<double>();
   std::vector<int64_t> order(n);
@@ -109,13 +83,8 @@ at::Tensor nms_bev_cpu(const at::Tensor& boxes, const at::Tensor& scores,
 }
 
 at::Tensor points_in_boxes_cpu(const at::Tensor& points, const at::Tensor& boxes) {
-  check_boxes_tensor(boxes, "boxes");
-  TORCH_CHECK(points.dim() == 2 && points.size(1) >= 3, "geo3d: expected 'points' of shape (N, 3+), got ",
-              points.sizes());
-  TORCH_CHECK(points.scalar_type() == at::kFloat || points.scalar_type() == at::kDouble,
-              "geo3d: 'points' must be float32 or float64");
-  TORCH_CHECK(points.is_contiguous() && points.device().is_cpu(),
-              "geo3d: 'points' must be a contiguous CPU tensor");
+  check_points_in_boxes_inputs(points, boxes);
+  TORCH_CHECK(points.device().is_cpu(), "geo3d: points_in_boxes on the CPU needs CPU tensors");
   const int64_t n = points.size(0), m = boxes.size(0), stride = points.size(1);
   at::Tensor out = at::full({n}, -1, points.options().dtype(at::kLong));
   if (n == 0 || m == 0) return out;

@@ -35,6 +35,20 @@ template <typename T>
 int dynamic_voxelize(const T* points, int64_t n, int64_t channels, const double* voxel_size,
                      const double* low, const int64_t* cells, int32_t* coords, void* stream);
 
+// Box ops (boxes (M, 7) as x, y, z, dx, dy, dz, heading). box_iou: out (N, M).
+template <typename T>
+int box_iou(const T* a, const T* b, int64_t n, int64_t m, bool three_d, T* out, void* stream);
+
+// sorted (K, 7) boxes in descending score order, labels (K,) or null; mask (K, ceil(K / 64)).
+template <typename T>
+int nms_mask(const T* sorted, const int64_t* labels, int64_t k, double threshold, uint64_t* mask,
+             void* stream);
+
+// points (N, stride), x y z first; out (N,) the first box holding each point or -1.
+template <typename P, typename T>
+int points_in_boxes(const P* points, int64_t n, int64_t stride, const T* boxes, int64_t m,
+                    int64_t* out, void* stream);
+
 // SoftPool on (planes, *spatial) grids; dtype: 0 float32, 1 float64, 2 float16, 3 bfloat16.
 // lse is float64 for float64 input, else float32.
 enum class SoftPoolDtype : int { kFloat = 0, kDouble = 1, kHalf = 2, kBFloat16 = 3 };

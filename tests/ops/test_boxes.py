@@ -20,6 +20,7 @@ from geo3d.ops import (
 )
 from geo3d.ops._library import has_native_kernel, op
 from geo3d.structures import points_in_boxes as dense_points_in_boxes
+from tests.conftest import devices
 
 needs_native = pytest.mark.skipif(
     not has_native_kernel("box_iou", "cpu"), reason="geo3d._C not built"
@@ -191,3 +192,32 @@ def test_bad_boxes_are_named():
         op("nms_bev")(good, torch.rand(2), torch.zeros(3, dtype=torch.long), 0.5, -1, -1)
     with pytest.raises(RuntimeError, match="points"):
         op("points_in_boxes")(torch.rand(4, 2), good)
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_every_device_gives_the_reference(device, dtype):
+    """The CUDA kernels (and the CPU ones) against the float64 reference; NMS and
+    points-in-boxes exactly, IoU to rounding."""
+    generator = torch.Generator().manual_seed(11)
+    a = random_boxes(70, generator, spread=6.0, far=30.0).to(dtype)
+    b = random_boxes(40, generator, spread=6.0, far=30.0).to(dtype)
+    scores = torch.rand(70, generator=generator)
+    labels = torch.randint(0, 2, (70,), generator=generator)
+    points = (torch.rand(4000, 4, generator=generator, dtype=torch.float64) * 8 - 4).to(dtype)
+    points[:, 0] += 30
+    on = {name: t.to(device) for name, t in dict(a=a, b=b, s=scores, l=labels, p=points).items()}
+    for three_d in (False, True):
+        got = (box_iou_3d if three_d else box_iou_bev)(on["a"], on["b"])
+        assert got.device.type == device and got.dtype == dtype
+        want = box_iou_reference(a.double(), b.double(), three_d)
+        assert (got.cpu().double() - want).abs().max() < (1e-4 if dtype == torch.float32 else 1e-9)
+    for options in ({}, {"labels": on["l"]}, {"pre_max": 40, "post_max": 7}):
+        got = nms_bev(on["a"], on["s"], 0.1, **options)
+        cpu_options = {
+            k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in options.items()
+        }
+        assert torch.equal(got.cpu(), nms_bev(a, scores, 0.1, **cpu_options)), options
+    got = points_in_boxes(on["p"], on["a"])
+    assert got.device.type == device
+    assert torch.equal(got.cpu(), points_in_boxes(points, a))
