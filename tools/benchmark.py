@@ -4,6 +4,7 @@
     python tools/benchmark.py models [--repeats 3]     # Point-NN / Point-PN, 32 x 1024 points
     python tools/benchmark.py mesh [--repeats 3]       # MeshCNN preparation and pooling
     python tools/benchmark.py pooling [--repeats 3]    # SoftPool grids, attention over voxels
+    python tools/benchmark.py boxes [--repeats 3]      # rotated IoU, NMS, points in boxes
 
 Each row times one op at one size with geo3d (CPU, and CUDA where present) and with
 every peer that is installed, in the same run, and prints the ratio of the best peer's
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from bench_boxes import bench_boxes
 from bench_mesh import (  # noqa: F401  (BUNNY, VARIANT_MESHES: for the tests)
     BUNNY,
     VARIANT_MESHES,
@@ -367,7 +369,7 @@ def print_table(rows: list[Row], markdown: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = tool_parser(__doc__)
     parser.add_argument(
-        "suite", choices=["ops", "models", "mesh", "pooling"], help="what to benchmark"
+        "suite", choices=["ops", "models", "mesh", "pooling", "boxes"], help="what to benchmark"
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per cell (median)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -388,6 +390,14 @@ def main(argv: list[str] | None = None) -> int:
         print(header + "\n" + "-" * len(header))
         for model, what, ms, rate in rows:
             print(f"{model:10} {what:24} {ms:13.0f} {rate:9.1f}")
+        return 0
+    if args.suite == "boxes":
+        print("| op | size | geo3d CPU ms | peer | peer ms | peer / geo3d |")
+        print("|---|---|---|---|---|---|")
+        for name, size, ms, peer, peer_ms in bench_boxes(args.repeats, args.quick):
+            ratio = "-" if peer_ms is None else f"{peer_ms / ms:.1f}x"
+            shown = "-" if peer_ms is None else f"{peer_ms:.1f}"
+            print(f"| {name} | {size} | {ms:.1f} | {peer} | {shown} | {ratio} |")
         return 0
     if args.suite == "pooling":
         rows = bench_pooling(args.repeats, args.quick)

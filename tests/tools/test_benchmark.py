@@ -61,3 +61,9 @@ def test_mesh_benchmark_compares_the_collapse_rules(tool):
         assert target == edges // 2 and official >= target - 2 and exact >= target - 2
         assert 0 <= differ < 100
     assert any(differ > 0 for *_, differ in rows)
+
+
+def test_boxes_benchmark_compares_with_its_peers(tool):
+    rows = tool.bench_boxes(repeats=1, quick=True)
+    assert [name for name, *_ in rows] == ["box_iou_bev", "nms_bev", "points_in_boxes"]
+    assert all(ms > 0 and (peer_ms is None or peer_ms > 0) for _, _, ms, _, peer_ms in rows)
