@@ -7,11 +7,13 @@ from geo3d.metrics.classification import (
     mean_class_accuracy,
     overall_accuracy,
 )
+from geo3d.metrics.kitti import kitti_eval
 from geo3d.metrics.segmentation import segmentation_metrics, segmentation_sums
 
 __all__ = [
     "accuracy_from_sums",
     "classification_sums",
+    "kitti_eval",
     "classification_metrics",
     "mean_class_accuracy",
     "overall_accuracy",

@@ -1,0 +1,364 @@
+"""KITTI's official 3D object detection metrics, on the CPU: 2D box, BEV, 3D and AOS average
+precision per class and difficulty, with the 11-point and the 40-recall-point averages.
+
+This computes what the official ``evaluate_object.cpp`` computes, as OpenPCDet's and
+mmdetection3d's ``kitti_object_eval_python`` ports do (``eval.py``: ``clean_data``,
+``compute_statistics_jit``, ``get_thresholds``, ``eval_class``, ``get_mAP``/``get_mAP_R40``),
+quirks included, so that numbers compare with published ones:
+
+- difficulty (easy, moderate, hard): a ground-truth box counts when its 2D box is taller
+  than 40, 25, 25 pixels, its occlusion at most 0, 1, 2 and its truncation at most 0.15,
+  0.3, 0.5; others are ignored (a detection matched to them is neither true nor false).
+  Van is ignored for Car and Person_sitting for Pedestrian; detections shorter than the
+  height limit are ignored. DontCare regions absorb false positives in the 2D metric only.
+- a detection matches when its overlap is greater than the class's threshold (Car 0.7,
+  Pedestrian and Cyclist 0.5 for every metric; the loose set: 0.7/0.5/0.5 for 2D boxes and
+  0.5/0.25/0.25 for BEV and 3D).
+- precision is sampled per score threshold, one per true positive, at most 41 thresholds
+  spaced by recall (not at fixed recall levels), then made monotone; R11 averages samples
+  0, 4, ..., 40 over 11 and R40 samples 1 to 40 over 40. So a perfect detector scores 100
+  only with enough ground-truth objects: with 10 it scores 22.5 (R40) and 27.3 (R11), as in
+  the official code.
+
+Inputs are KITTI annotation dicts in the camera frame, one per frame: ``name`` (list of
+str), ``truncated``, ``occluded``, ``alpha``, ``bbox (n, 4)``, ``dimensions (n, 3)`` as
+(l, h, w) (OpenPCDet's order), ``location (n, 3)`` (bottom centre), ``rotation_y``, and
+``score`` for detections. Overlaps use geo3d's exact rotated IoU (:func:`geo3d.ops.box_iou_bev`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from geo3d.ops import box_iou_bev
+
+CLASS_NAMES = ["Car", "Pedestrian", "Cyclist", "Van", "Person_sitting", "Truck"]
+DIFFICULTIES = ("easy", "moderate", "hard")
+MIN_HEIGHT = (40, 25, 25)
+MAX_OCCLUSION = (0, 1, 2)
+MAX_TRUNCATION = (0.15, 0.3, 0.5)
+METRICS = ("bbox", "bev", "3d")
+# [metric (bbox, bev, 3d)][class index in CLASS_NAMES]: the strict and the loose thresholds.
+STRICT_OVERLAPS = np.array([[0.7, 0.5, 0.5, 0.7, 0.5, 0.7]] * 3)
+LOOSE_OVERLAPS = np.array(
+    [
+        [0.7, 0.5, 0.5, 0.7, 0.5, 0.5],
+        [0.5, 0.25, 0.25, 0.5, 0.25, 0.5],
+        [0.5, 0.25, 0.25, 0.5, 0.25, 0.5],
+    ]
+)
+NUM_SAMPLE_POINTS = 41
+_NO_DETECTION = -10000000
+
+
+def image_box_overlap(boxes: np.ndarray, query: np.ndarray, criterion: int = -1) -> np.ndarray:
+    """2D box overlaps ``(N, K)`` (``x1 y1 x2 y2``, no +1): IoU (``criterion -1``) or the
+    intersection over the first box's area (``0``, for DontCare regions)."""
+    boxes, query = (
+        np.asarray(boxes, np.float64).reshape(-1, 4),
+        np.asarray(query, np.float64).reshape(-1, 4),
+    )
+    iw = np.minimum(boxes[:, None, 2], query[None, :, 2]) - np.maximum(
+        boxes[:, None, 0], query[None, :, 0]
+    )
+    ih = np.minimum(boxes[:, None, 3], query[None, :, 3]) - np.maximum(
+        boxes[:, None, 1], query[None, :, 1]
+    )
+    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
+    area_b = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    area_q = (query[:, 2] - query[:, 0]) * (query[:, 3] - query[:, 1])
+    union = area_b[:, None] + area_q[None, :] - inter if criterion == -1 else area_b[:, None]
+    return np.where(inter > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def _camera_to_bev(anno: dict) -> torch.Tensor:
+    """Camera-frame boxes as geo3d boxes in the (x, z) plane: ``(x, z, -y_mid, l, w, h,
+    -rotation_y)`` (the object's length axis points along ``(cos ry, -sin ry)`` in (x, z))."""
+    loc = np.asarray(anno["location"], np.float64).reshape(-1, 3)
+    dims = np.asarray(anno["dimensions"], np.float64).reshape(-1, 3)  # l, h, w
+    ry = np.asarray(anno["rotation_y"], np.float64).reshape(-1)
+    boxes = np.stack(
+        [loc[:, 0], loc[:, 2], loc[:, 1] - dims[:, 1] / 2, dims[:, 0], dims[:, 2], dims[:, 1], -ry],
+        axis=1,
+    )
+    return torch.from_numpy(boxes)
+
+
+def _rotated_overlaps(gt: dict, dt: dict, three_d: bool) -> np.ndarray:
+    """``(num_dt, num_gt)`` BEV or 3D IoU (y down, boxes from ``location.y - h`` to
+    ``location.y``)."""
+    a, b = _camera_to_bev(dt), _camera_to_bev(gt)
+    if a.shape[0] == 0 or b.shape[0] == 0:
+        return np.zeros((a.shape[0], b.shape[0]))
+    iou = box_iou_bev(a, b).numpy()
+    area_a = (a[:, 3] * a[:, 4]).numpy()[:, None]
+    area_b = (b[:, 3] * b[:, 4]).numpy()[None, :]
+    inter = iou * (area_a + area_b) / (1 + iou)
+    if not three_d:
+        return iou
+    low_a, high_a = (
+        (a[:, 2] - a[:, 5] / 2).numpy()[:, None],
+        (a[:, 2] + a[:, 5] / 2).numpy()[:, None],
+    )
+    low_b, high_b = (b[:, 2] - b[:, 5] / 2).numpy()[None], (b[:, 2] + b[:, 5] / 2).numpy()[None]
+    inter = inter * np.clip(np.minimum(high_a, high_b) - np.maximum(low_a, low_b), 0, None)
+    volume = area_a * a[:, 5].numpy()[:, None] + area_b * b[:, 5].numpy()[None] - inter
+    return np.where(volume > 0, inter / np.where(volume > 0, volume, 1.0), 0.0)
+
+
+def _clean(gt: dict, dt: dict, name: str, difficulty: int):
+    """The official ``clean_data``: per ground truth 0 (counts), 1 (ignored) or -1 (another
+    class); per detection 0, 1 (too short) or -1; the number counted; DontCare boxes."""
+    ignored_gt, ignored_dt, dontcare, valid = [], [], [], 0
+    lowered = name.lower()
+    for i, gt_name in enumerate(gt["name"]):
+        bbox = gt["bbox"][i]
+        height = bbox[3] - bbox[1]
+        g = gt_name.lower()
+        if g == lowered:
+            kind = 1
+        elif (lowered == "pedestrian" and g == "person_sitting") or (
+            lowered == "car" and g == "van"
+        ):
+            kind = 0
+        else:
+            kind = -1
+        hard = (
+            gt["occluded"][i] > MAX_OCCLUSION[difficulty]
+            or gt["truncated"][i] > MAX_TRUNCATION[difficulty]
+            or height <= MIN_HEIGHT[difficulty]
+        )
+        if kind == 1 and not hard:
+            ignored_gt.append(0)
+            valid += 1
+        elif kind == 0 or (hard and kind == 1):
+            ignored_gt.append(1)
+        else:
+            ignored_gt.append(-1)
+        if gt_name == "DontCare":
+            dontcare.append(bbox)
+    for i, dt_name in enumerate(dt["name"]):
+        height = abs(dt["bbox"][i][3] - dt["bbox"][i][1])
+        if height < MIN_HEIGHT[difficulty]:
+            ignored_dt.append(1)
+        elif dt_name.lower() == lowered:
+            ignored_dt.append(0)
+        else:
+            ignored_dt.append(-1)
+    return valid, ignored_gt, ignored_dt, np.asarray(dontcare, np.float64).reshape(-1, 4)
+
+
+def _statistics(
+    overlaps,
+    gt,
+    dt,
+    ignored_gt,
+    ignored_dt,
+    dontcare,
+    metric,
+    min_overlap,
+    threshold=0.0,
+    compute_fp=False,
+    compute_aos=False,
+):
+    """The official ``compute_statistics_jit``: ``(tp, fp, fn, similarity, tp scores)``."""
+    scores = np.asarray(dt.get("score", np.zeros(len(dt["name"]))), np.float64)
+    num_dt, num_gt = len(dt["name"]), len(gt["name"])
+    assigned = [False] * num_dt
+    below = [compute_fp and scores[j] < threshold for j in range(num_dt)]
+    tp = fp = fn = 0
+    similarity = 0.0
+    tp_scores, deltas = [], []
+    for i in range(num_gt):
+        if ignored_gt[i] == -1:
+            continue
+        det, valid, max_overlap, assigned_ignored = -1, _NO_DETECTION, 0.0, False
+        for j in range(num_dt):
+            if ignored_dt[j] == -1 or assigned[j] or below[j]:
+                continue
+            overlap = overlaps[j, i]
+            if not compute_fp and overlap > min_overlap and scores[j] > valid:
+                det, valid = j, scores[j]
+            elif (
+                compute_fp
+                and overlap > min_overlap
+                and (overlap > max_overlap or assigned_ignored)
+                and ignored_dt[j] == 0
+            ):
+                max_overlap, det, valid, assigned_ignored = overlap, j, 1, False
+            elif (
+                compute_fp
+                and overlap > min_overlap
+                and valid == _NO_DETECTION
+                and ignored_dt[j] == 1
+            ):
+                det, valid, assigned_ignored = j, 1, True
+        if valid == _NO_DETECTION and ignored_gt[i] == 0:
+            fn += 1
+        elif valid != _NO_DETECTION and (ignored_gt[i] == 1 or ignored_dt[det] == 1):
+            assigned[det] = True
+        elif valid != _NO_DETECTION:
+            tp += 1
+            tp_scores.append(scores[det])
+            if compute_aos:
+                deltas.append(gt["alpha"][i] - dt["alpha"][det])
+            assigned[det] = True
+    if compute_fp:
+        fp = sum(
+            1 for j in range(num_dt) if not (assigned[j] or ignored_dt[j] in (-1, 1) or below[j])
+        )
+        absorbed = 0
+        if metric == 0 and len(dontcare):
+            to_dontcare = image_box_overlap(np.asarray(dt["bbox"]), dontcare, 0)
+            for i in range(dontcare.shape[0]):
+                for j in range(num_dt):
+                    if assigned[j] or ignored_dt[j] in (-1, 1) or below[j]:
+                        continue
+                    if to_dontcare[j, i] > min_overlap:
+                        assigned[j] = True
+                        absorbed += 1
+        fp -= absorbed
+        if compute_aos:
+            similarity = sum((1.0 + np.cos(d)) / 2.0 for d in deltas) if tp > 0 or fp > 0 else -1
+    return tp, fp, fn, similarity, tp_scores
+
+
+def score_thresholds(scores: list[float], num_gt: int, num_points: int = NUM_SAMPLE_POINTS):
+    """The official ``get_thresholds``: at most ``num_points`` scores of true positives,
+    spaced by recall."""
+    scores = sorted(scores, reverse=True)
+    current, chosen = 0.0, []
+    for i, score in enumerate(scores):
+        left = (i + 1) / num_gt
+        right = (i + 2) / num_gt if i < len(scores) - 1 else left
+        if (right - current) < (current - left) and i < len(scores) - 1:
+            continue
+        chosen.append(score)
+        current += 1 / (num_points - 1.0)
+    return chosen
+
+
+def _precision(gt_annos, dt_annos, overlaps, name, difficulty, metric, min_overlap, aos):
+    """``(precision (41,), aos (41,))`` for one class, difficulty, metric and threshold."""
+    cleaned = [_clean(g, d, name, difficulty) for g, d in zip(gt_annos, dt_annos)]
+    num_valid = sum(c[0] for c in cleaned)
+    precision, orientation = np.zeros(NUM_SAMPLE_POINTS), np.zeros(NUM_SAMPLE_POINTS)
+    if num_valid == 0:
+        return precision, orientation
+    scores = []
+    for (_, ig, idt, dc), g, d, ov in zip(cleaned, gt_annos, dt_annos, overlaps):
+        scores += _statistics(ov, g, d, ig, idt, dc, metric, min_overlap)[4]
+    thresholds = score_thresholds(scores, num_valid)
+    counts = np.zeros((len(thresholds), 4))
+    for (_, ig, idt, dc), g, d, ov in zip(cleaned, gt_annos, dt_annos, overlaps):
+        for t, threshold in enumerate(thresholds):
+            tp, fp, fn, sim, _ = _statistics(
+                ov,
+                g,
+                d,
+                ig,
+                idt,
+                dc,
+                metric,
+                min_overlap,
+                threshold,
+                compute_fp=True,
+                compute_aos=aos,
+            )
+            counts[t] += (tp, fp, fn, sim)
+    for t in range(len(thresholds)):
+        precision[t] = counts[t, 0] / (counts[t, 0] + counts[t, 1])
+        if aos:
+            orientation[t] = counts[t, 3] / (counts[t, 0] + counts[t, 1])
+    for t in range(len(thresholds)):
+        precision[t] = precision[t:].max()
+        orientation[t] = orientation[t:].max()
+    return precision, orientation
+
+
+def average_precision_r11(precision: np.ndarray) -> float:
+    """The official ``get_mAP``: samples 0, 4, ..., 40 over 11, in percent."""
+    return float(precision[::4].sum() / 11 * 100)
+
+
+def average_precision_r40(precision: np.ndarray) -> float:
+    """The official ``get_mAP_R40``: samples 1 to 40 over 40, in percent."""
+    return float(precision[1:].sum() / 40 * 100)
+
+
+def _check(annos, what: str, detections: bool) -> None:
+    keys = [
+        "name",
+        "truncated",
+        "occluded",
+        "alpha",
+        "bbox",
+        "dimensions",
+        "location",
+        "rotation_y",
+    ]
+    if detections:
+        keys.append("score")
+    for f, anno in enumerate(annos):
+        missing = [k for k in keys if k not in anno]
+        if missing:
+            raise ValueError(f"{what}[{f}] lacks {missing} (KITTI annotation dicts, camera frame)")
+        n = len(anno["name"])
+        for key in keys[1:]:
+            if len(anno[key]) != n:
+                raise ValueError(f"{what}[{f}]['{key}'] has {len(anno[key])} rows for {n} names")
+
+
+def kitti_eval(
+    gt_annos: list[dict],
+    dt_annos: list[dict],
+    classes=("Car", "Pedestrian", "Cyclist"),
+    loose: bool = False,
+) -> dict[str, float]:
+    """KITTI's AP for each class, metric (``bbox``, ``bev``, ``3d``, ``aos``) and difficulty,
+    with both averages: ``{"Car_3d_moderate_R40": 77.3, "Car_3d_moderate_R11": ..., ...}``
+    (module docstring). ``loose``: the looser overlap thresholds."""
+    if len(gt_annos) != len(dt_annos):
+        raise ValueError(
+            f"{len(gt_annos)} ground-truth frames but {len(dt_annos)} detection frames"
+        )
+    _check(gt_annos, "gt_annos", False)
+    _check(dt_annos, "dt_annos", True)
+    unknown = [c for c in classes if c not in CLASS_NAMES]
+    if unknown:
+        raise ValueError(f"unknown KITTI classes {unknown} (known: {CLASS_NAMES})")
+    overlaps = {
+        0: [
+            image_box_overlap(np.asarray(d["bbox"]), np.asarray(g["bbox"]))
+            for g, d in zip(gt_annos, dt_annos)
+        ],
+        1: [_rotated_overlaps(g, d, False) for g, d in zip(gt_annos, dt_annos)],
+        2: [_rotated_overlaps(g, d, True) for g, d in zip(gt_annos, dt_annos)],
+    }
+    thresholds = LOOSE_OVERLAPS if loose else STRICT_OVERLAPS
+    has_alpha = all(
+        len(d["alpha"]) == 0 or not np.any(np.asarray(d["alpha"]) == -10) for d in dt_annos
+    )
+    results = {}
+    for name in classes:
+        c = CLASS_NAMES.index(name)
+        for difficulty, level in enumerate(DIFFICULTIES):
+            for metric, metric_name in enumerate(METRICS):
+                aos = metric == 0 and has_alpha
+                precision, orientation = _precision(
+                    gt_annos,
+                    dt_annos,
+                    overlaps[metric],
+                    name,
+                    difficulty,
+                    metric,
+                    thresholds[metric, c],
+                    aos,
+                )
+                results[f"{name}_{metric_name}_{level}_R11"] = average_precision_r11(precision)
+                results[f"{name}_{metric_name}_{level}_R40"] = average_precision_r40(precision)
+                if aos:
+                    results[f"{name}_aos_{level}_R11"] = average_precision_r11(orientation)
+                    results[f"{name}_aos_{level}_R40"] = average_precision_r40(orientation)
+    return results
