@@ -239,9 +239,9 @@ def score_thresholds(scores: list[float], num_gt: int, num_points: int = NUM_SAM
     return chosen
 
 
-def _precision(gt_annos, dt_annos, overlaps, name, difficulty, metric, min_overlap, aos):
-    """``(precision (41,), aos (41,))`` for one class, difficulty, metric and threshold."""
-    cleaned = [_clean(g, d, name, difficulty) for g, d in zip(gt_annos, dt_annos)]
+def _precision(cleaned, gt_annos, dt_annos, overlaps, metric, min_overlap, aos):
+    """``(precision (41,), aos (41,))`` for one class, difficulty, metric and threshold, from
+    the frames' ``cleaned`` ``(num_valid, ignored_gt, ignored_dt, dontcare)``."""
     num_valid = sum(c[0] for c in cleaned)
     precision, orientation = np.zeros(NUM_SAMPLE_POINTS), np.zeros(NUM_SAMPLE_POINTS)
     if num_valid == 0:
@@ -344,14 +344,14 @@ def kitti_eval(
     for name in classes:
         c = CLASS_NAMES.index(name)
         for difficulty, level in enumerate(DIFFICULTIES):
+            cleaned = [_clean(g, d, name, difficulty) for g, d in zip(gt_annos, dt_annos)]
             for metric, metric_name in enumerate(METRICS):
                 aos = metric == 0 and has_alpha
                 precision, orientation = _precision(
+                    cleaned,
                     gt_annos,
                     dt_annos,
                     overlaps[metric],
-                    name,
-                    difficulty,
                     metric,
                     thresholds[metric, c],
                     aos,
