@@ -32,3 +32,19 @@ def test_pillars_outside_or_sharing_a_cell_are_refused():
         bev_indices(torch.tensor([[0, 0, 3, 3], [0, 1, 3, 3]]), GRID, 1)
     with pytest.raises(ValueError, match="integer"):
         bev_indices(torch.rand(2, 4), GRID, 1)
+
+
+def test_bev_backbone_has_pointpillars_shapes_and_parameter_count():
+    from geo3d.necks import BEVBackbone
+
+    backbone = BEVBackbone().eval()
+    out = backbone(torch.randn(1, 64, 96, 80))
+    assert out.shape == (1, 384, 48, 40) and backbone.stride == 2
+    # OpenPCDet's PointPillars backbone: 4.21 M parameters (convolutions without bias, BN)
+    count = sum(p.numel() for p in backbone.parameters())
+    convs = 64 * 64 * 9 * 4 + 64 * 128 * 9 + 128 * 128 * 9 * 5 + 128 * 256 * 9 + 256 * 256 * 9 * 5
+    deconvs = 64 * 128 * 1 + 128 * 128 * 4 + 256 * 128 * 16
+    norms = 2 * (64 * 4 + 128 * 6 + 256 * 6 + 128 * 3)
+    assert count == convs + deconvs + norms
+    with pytest.raises(ValueError, match="one entry per block"):
+        BEVBackbone(layer_nums=(3, 5))
