@@ -37,6 +37,7 @@ class DataConfig:
     # flip_edges, slide_verts
     augment_options: dict[str, float] = field(default_factory=dict)  # meshes: their amounts
     features: str = "official"  # MeshCNN edge features: official (+0.1 divisions) or exact
+    frames: int | None = None  # synthetic_lidar: frames per split (None: its defaults)
     seed: int = 0
 
 

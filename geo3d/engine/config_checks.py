@@ -15,7 +15,7 @@ from geo3d.engine.config import ExperimentConfig
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("cosine", "constant", "linear_decay")
-TASKS = ("classification", "segmentation")
+TASKS = ("classification", "segmentation", "detection")
 GAMMA_SPLITS = ("val", "test")
 SCANOBJECTNN_VARIANTS = ("OBJ_BG", "OBJ_ONLY", "PB_T50_RS")
 FEATURE_VARIANTS = ("official", "exact")
@@ -69,13 +69,19 @@ def check_config(config: ExperimentConfig, given: set[str]) -> None:
     from geo3d.models import available_models
 
     POINT_DATASETS, MESH_DATASETS = available_datasets("points"), available_datasets("meshes")
+    SCENE_DATASETS = available_datasets("scenes")
 
     if not config.name or "/" in config.name or config.name in (".", ".."):
         _fail("name", config.name, "must be a non-empty folder name without '/'")
     d = config.data
-    _choice("data.dataset", d.dataset, POINT_DATASETS + MESH_DATASETS)
-    meshes = d.dataset in MESH_DATASETS
-    _choice("data.task", d.task, TASKS if meshes else ("classification",))
+    _choice("data.dataset", d.dataset, POINT_DATASETS + MESH_DATASETS + SCENE_DATASETS)
+    meshes, scenes = d.dataset in MESH_DATASETS, d.dataset in SCENE_DATASETS
+    allowed = TASKS[:2] if meshes else ("detection",) if scenes else ("classification",)
+    _choice("data.task", d.task, allowed)
+    if d.frames is not None:
+        if d.dataset != "synthetic_lidar":
+            _fail("data.frames", d.frames, f"only synthetic_lidar takes it (not {d.dataset})")
+        _int_at_least("data.frames", d.frames, 1)
     if d.dataset == "meshcnn_segmentation" and d.task != "segmentation":
         _fail("data.task", d.task, "meshcnn_segmentation serves segmentation only")
     _int_at_least("data.num_points", d.num_points, 1)
@@ -117,6 +123,9 @@ def check_config(config: ExperimentConfig, given: set[str]) -> None:
                 _fail(path, amount, f"sets the amount of '{key}', which data.augment does not use")
         _choice("data.features", d.features, FEATURE_VARIANTS)
         _not_given(given, "data.num_points", d.num_points, "by mesh data sets")
+    elif scenes:
+        for key in ("augment", "augment_options", "features", "num_points", "val_fraction"):
+            _not_given(given, f"data.{key}", getattr(d, key), f"by scene data sets ({d.dataset})")
     else:
         for i, name in enumerate(d.augment):
             _choice(f"data.augment[{i}]", name, POINT_AUGMENTATIONS)

@@ -115,10 +115,14 @@ def run(
         f"{len(train_set)} train / {len(val_set)} val / {len(test_set)} test samples, "
         f"{world_size} process(es) on {device}"
     )
-    if val_set is test_set:
+    if val_set is test_set and data.kind == "points":
         logger.info(
             "no held-out validation split (data.val_fraction 0): the test set takes "
             "the validation role, as in the official protocol"
+        )
+    elif val_set is test_set:
+        logger.info(
+            f"{config.data.dataset} has no labelled test split: its validation split also tests"
         )
     if main:
         with open(os.path.join(folder, "config.json"), "w") as handle:
@@ -134,7 +138,12 @@ def run(
         results = train(context, task=task, resume=resume, stop_after_epochs=stop_after_epochs)
     results["seconds"] = time.time() - start
     results["parameters"] = parameters
-    results["validation"] = "test set (val_fraction 0)" if val_set is test_set else "held out"
+    if val_set is not test_set:
+        results["validation"] = "held out"
+    else:
+        results["validation"] = (
+            "test set (val_fraction 0)" if data.kind == "points" else "the test split"
+        )
     if main and results.get("finished", True):
         with open(os.path.join(folder, "results.json"), "w") as handle:
             json.dump(results, handle, indent=2)
@@ -216,7 +225,8 @@ def train(
             break
         model.train()
         sampler.set_epoch(epoch)
-        train_set.set_epoch(epoch)
+        if hasattr(train_set, "set_epoch"):  # seeded augmentation views
+            train_set.set_epoch(epoch)
         total, count = 0.0, 0
         batches = (
             len(loader)

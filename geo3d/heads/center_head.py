@@ -143,7 +143,7 @@ class CenterHead(nn.Module):
         heatmap, target, index, mask = targets
         cls_loss = focal_loss_centernet(logits, heatmap)
         batch, channels = regression.shape[:2]
-        flat = regression.view(batch, channels, -1).transpose(1, 2)  # (B, H * W, 8)
+        flat = regression.reshape(batch, channels, -1).transpose(1, 2)  # (B, H * W, 8)
         picked = torch.gather(flat, 1, index[..., None].expand(-1, -1, channels))  # (B, M, 8)
         weight = mask[..., None].to(picked.dtype)
         l1 = (picked - target).abs() * weight
@@ -170,12 +170,14 @@ class CenterHead(nn.Module):
         logits, regression = outputs
         batch, classes, height, width = logits.shape
         scores, flat = (
-            torch.sigmoid(logits).view(batch, -1).topk(min(max_objects, classes * height * width))
+            torch.sigmoid(logits)
+            .reshape(batch, -1)
+            .topk(min(max_objects, classes * height * width))
         )
         labels = flat // (height * width)
         cells = flat % (height * width)
         iy, ix = cells // width, cells % width
-        reg = regression.view(batch, regression.shape[1], -1)
+        reg = regression.reshape(batch, regression.shape[1], -1)
         picked = torch.gather(reg, 2, cells[:, None].expand(-1, reg.shape[1], -1)).transpose(1, 2)
         x = (ix + picked[..., 0]) * self.cell[0] + self.grid.point_range[0]
         y = (iy + picked[..., 1]) * self.cell[1] + self.grid.point_range[1]

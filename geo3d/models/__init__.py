@@ -8,6 +8,7 @@ from geo3d.models.meshcnn import (
 )
 from geo3d.models.pipeline import Pipeline, classification_loss
 from geo3d.models.point_models import PlugAndPlay, PointNN, PointPN, point_nn, point_pn
+from geo3d.models.pointpillars import PointPillars, pointpillars
 from geo3d.models.registry import available_models, create_model, register_model
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "PlugAndPlay",
     "PointNN",
     "PointPN",
+    "PointPillars",
     "available_models",
     "classification_loss",
     "create_model",
@@ -24,5 +26,6 @@ __all__ = [
     "meshcnn_segmenter",
     "point_nn",
     "point_pn",
+    "pointpillars",
     "register_model",
 ]
