@@ -16,7 +16,8 @@ a PNG where there is none (or where --out is given).
 priorities (what a pooling right after the input sees), by the official rules or, with
 ``--pool-variant exact``, by geo3d's current-one-ring rules. ``model`` draws a trained MeshCNN:
 a segmenter's labels and predictions per edge side by side, a classifier's mesh after
-each of its poolings, with the true and predicted class in the title.
+each of its poolings, with the true and predicted class in the title; a detector's
+points with the true (red) and predicted (green) boxes.
 
 The KITTI ROOT is the folder holding velodyne/, label_2/ and calib/ (the ``training``
 folder). A boxes JSON holds a list of ``[x, y, z, dx, dy, dz, heading]`` or a dict with
@@ -58,7 +59,7 @@ def load_boxes(path: str) -> torch.Tensor:
 
 
 def model_geometries(args) -> tuple[list, str]:
-    """A trained MeshCNN on one sample (see the module docstring)."""
+    """A trained MeshCNN or detector on one sample (see the module docstring)."""
     from geo3d.data import collate_mesh_samples
     from geo3d.engine import load_config
     from geo3d.engine.checkpoint import load_checkpoint
@@ -71,6 +72,8 @@ def model_geometries(args) -> tuple[list, str]:
     model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
     model.eval()
     dataset = {"train": data.train, "val": data.val, "test": data.test}[args.split]
+    if config.data.task == "detection":
+        return vis.detection_views(model, data.collate_fn([dataset[args.index]]), data.classes)
     dataset.augment = []
     sample = dataset[args.index]
     (features, mesh), targets = collate_mesh_samples([sample])

@@ -1,6 +1,7 @@
 """Open3D drawing of point clouds, boxes and meshes: a window where there is a display,
 a PNG file where there is none. Open3D is imported only here, lazily."""
 
+from geo3d.vis.detection import detection_views
 from geo3d.vis.meshcnn import classifier_stage_views, pooling_levels, segmentation_views
 from geo3d.vis.scene import (
     box_lines,
@@ -14,6 +15,7 @@ from geo3d.vis.scene import (
 
 __all__ = [
     "classifier_stage_views",
+    "detection_views",
     "pooling_levels",
     "segmentation_views",
     "box_lines",

@@ -73,3 +73,19 @@ def test_train_py_trains_and_reports_ap(tmp_path, monkeypatch):
     results = run(config)
     assert 0 <= results["test_map_bev"] <= 1 and "test_Car_bev_moderate" in results
     assert (tmp_path / config.name / "best.pt").is_file()
+
+
+def test_detection_pictures(scenes, tmp_path):
+    pytest.importorskip("open3d")
+    from geo3d import vis
+
+    data, batch = scenes
+    torch.manual_seed(0)
+    model = create_model("pointpillars", num_classes=3, score_threshold=0.0, **SMALL).eval()
+    geometries, title = vis.detection_views(model, batch, data.classes, scene=1)
+    n = int(batch["num_boxes"][1])
+    assert len(geometries) >= 2 and title.startswith("true/predicted boxes")
+    assert f"Car {sum(int(k) == 0 for k in batch['box_labels'][1, :n])}/" in title
+    out = tmp_path / "scene.png"
+    vis.render(geometries, str(out), 320, 240)
+    assert out.stat().st_size > 1000
