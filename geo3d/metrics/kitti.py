@@ -287,6 +287,12 @@ def average_precision_r40(precision: np.ndarray) -> float:
     return float(precision[1:].sum() / 40 * 100)
 
 
+def store_averages(results: dict, key: str, precision: np.ndarray) -> None:
+    """``results[key + "_R11"]`` and ``results[key + "_R40"]`` of one precision curve."""
+    results[f"{key}_R11"] = average_precision_r11(precision)
+    results[f"{key}_R40"] = average_precision_r40(precision)
+
+
 def _check(annos, what: str, detections: bool) -> None:
     keys = [
         "name",
@@ -356,9 +362,7 @@ def kitti_eval(
                     thresholds[metric, c],
                     aos,
                 )
-                results[f"{name}_{metric_name}_{level}_R11"] = average_precision_r11(precision)
-                results[f"{name}_{metric_name}_{level}_R40"] = average_precision_r40(precision)
+                store_averages(results, f"{name}_{metric_name}_{level}", precision)
                 if aos:
-                    results[f"{name}_aos_{level}_R11"] = average_precision_r11(orientation)
-                    results[f"{name}_aos_{level}_R40"] = average_precision_r40(orientation)
+                    store_averages(results, f"{name}_aos_{level}", orientation)
     return results

@@ -23,8 +23,7 @@ from geo3d.metrics.kitti import (
     DIFFICULTIES,
     STRICT_OVERLAPS,
     _precision,
-    average_precision_r11,
-    average_precision_r40,
+    store_averages,
 )
 from geo3d.ops import box_iou_3d, box_iou_bev
 
@@ -110,6 +109,5 @@ def lidar_eval(
                     STRICT_OVERLAPS[metric, column],
                     False,
                 )
-                results[f"{name}_{metric_name}_{level_name}_R11"] = average_precision_r11(precision)
-                results[f"{name}_{metric_name}_{level_name}_R40"] = average_precision_r40(precision)
+                store_averages(results, f"{name}_{metric_name}_{level_name}", precision)
     return results
