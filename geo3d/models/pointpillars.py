@@ -75,6 +75,8 @@ class PointPillars(Pipeline):
         score_threshold: float = 0.1,
         nms_threshold: float = 0.01,
         max_objects: int = 500,
+        head_channels: int = 64,
+        loc_weight: float = 2.0,
     ):
         grid = VoxelGrid(voxel_size, point_range)
         encoder = PillarEncoder(in_channels, tuple(pillar_channels), grid, pooling)
@@ -86,7 +88,14 @@ class PointPillars(Pipeline):
             (1, 2, 4),
             tuple(upsample_filters),
         )
-        head = CenterHead(neck.out_channels, num_classes, grid, stride=neck.stride)
+        head = CenterHead(
+            neck.out_channels,
+            num_classes,
+            grid,
+            stride=neck.stride,
+            head_channels=head_channels,
+            loc_weight=loc_weight,
+        )
         super().__init__(encoder, head, neck=neck, loss_fn=self._loss, predict_fn=self._decode)
         self.decode_options = {
             "score_threshold": score_threshold,

@@ -27,6 +27,7 @@ from geo3d.ops.soft_pool import (
     soft_pool3d,
     soft_pool_reference,
 )
+from geo3d.ops.unique_rows import unique_rows
 from geo3d.ops.voxelize import (
     check_grid,
     dynamic_voxelize,
@@ -71,6 +72,7 @@ __all__ = [
     "soft_pool2d",
     "soft_pool3d",
     "soft_pool_reference",
+    "unique_rows",
     "voxelize",
     "voxelize_reference",
     "window_slots",

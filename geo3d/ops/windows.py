@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import torch
 
+from geo3d.ops.unique_rows import unique_rows
+
 
 def window_slots(
     coords: torch.Tensor, window: tuple[int, int, int]
@@ -37,7 +39,7 @@ def window_slots(
     if coords.shape[0] and bool((coords < 0).any()):
         row = int((coords < 0).any(dim=1).nonzero()[0])
         raise ValueError(f"'coords' has a negative entry at row {row}: {coords[row].tolist()}")
-    unique_voxels, counts = torch.unique(coords, dim=0, return_counts=True)
+    unique_voxels, counts = unique_rows(coords, return_counts=True)
     if bool((counts > 1).any()):
         twice = unique_voxels[counts > 1]
         raise ValueError(
@@ -46,7 +48,7 @@ def window_slots(
         )
     size = coords.new_tensor([1, wz, wy, wx])
     coarse = torch.div(coords, size, rounding_mode="floor")
-    windows, index = torch.unique(coarse, dim=0, return_inverse=True)
+    windows, index = unique_rows(coarse, return_inverse=True)
     local = coords[:, 1:] - coarse[:, 1:] * size[1:]  # (V, 3) z, y, x inside the window
     slot = (local[:, 2] * wy + local[:, 1]) * wz + local[:, 0]  # x-major (official)
     slots = coords.new_full((windows.shape[0], wz * wy * wx), -1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from geo3d.ops import scatter
+from geo3d.ops import scatter, unique_rows
 from geo3d.pooling.set_pool import SetPool
 from geo3d.structures.voxels import VoxelGrid
 
@@ -106,7 +106,7 @@ class VoxelFeatureEncoder(nn.Module):
         inside = coords[:, 0] >= 0
         points, coords, batch = points[inside], coords[inside].long(), batch[inside]
         keys = torch.cat([batch[:, None].long(), coords], dim=1)  # (P, 4)
-        voxels, index = torch.unique(keys, dim=0, return_inverse=True)
+        voxels, index = unique_rows(keys, return_inverse=True)
         num_voxels = voxels.shape[0]
         xyz = points[:, :3]
         mean = scatter(xyz, index, num_voxels, "mean")[index]
