@@ -4,6 +4,7 @@
 meshes or LiDAR scenes) as a :class:`DataBundle`; :mod:`geo3d.data.catalog` lists geo3d's.
 """
 
+from geo3d.data.gt_sampling import GroundTruthSampler, ObjectDatabase
 from geo3d.data.mesh_samples import (
     MeshSampleView,
     MeshSegmentationTargets,
@@ -19,11 +20,16 @@ from geo3d.data.registry import (
     dataset_options,
     register_dataset,
 )
+from geo3d.data.scene_views import SCENE_AUGMENTATIONS, SceneView
 from geo3d.data.splits import split_off_validation
 
 __all__ = [
     "POINT_AUGMENTATIONS",
+    "SCENE_AUGMENTATIONS",
     "ClassificationView",
+    "GroundTruthSampler",
+    "ObjectDatabase",
+    "SceneView",
     "DataBundle",
     "MeshSampleView",
     "MeshSegmentationTargets",

@@ -13,6 +13,7 @@ from geo3d.data.collate import collate_scenes
 from geo3d.data.mesh_samples import MeshSampleView, collate_mesh_samples, feature_statistics
 from geo3d.data.point_views import ClassificationView
 from geo3d.data.registry import DataBundle, register_dataset
+from geo3d.data.scene_views import SceneView
 from geo3d.data.splits import split_off_validation
 
 
@@ -231,26 +232,32 @@ _register_meshcnn_folders(
 
 # -- LiDAR scenes ---------------------------------------------------------------------------
 @register_dataset("synthetic_lidar", "scenes")
-def synthetic_lidar(frames=None, seed=0) -> DataBundle:
+def synthetic_lidar(frames=None, seed=0, augment=()) -> DataBundle:
     """The embedded LiDAR sweeps with boxes (``frames``: per split, ``None`` the default
-    sizes), a train and a val split, the val split also serving as test; batched by
-    :func:`geo3d.data.collate.collate_scenes`."""
+    sizes), a train and a val split, the val split also serving as test; ``augment``
+    names :data:`geo3d.data.scene_views.SCENE_AUGMENTATIONS` for the train split; batched
+    by :func:`geo3d.data.collate.collate_scenes`."""
     from geo3d.data.synthetic import SyntheticLidar
 
     train, val = (SyntheticLidar(s, frames=frames, seed=seed) for s in ("train", "val"))
+    if augment:
+        train = SceneView(train, list(augment), seed)
     return DataBundle(
         train, val, val, list(SyntheticLidar.classes), "scenes", "detection", collate_scenes
     )
 
 
 @register_dataset("kitti", "scenes")
-def kitti(root=None, skip_bad_files=False) -> DataBundle:
+def kitti(root=None, skip_bad_files=False, augment=(), seed=0) -> DataBundle:
     """KITTI object detection (``root`` holds ``training/`` and ``ImageSets/``): the
     ``train`` and ``val`` ImageSets, the validation split also serving as test (KITTI's
-    test labels are not public)."""
+    test labels are not public); ``augment`` as for ``synthetic_lidar``."""
     from geo3d.data.datasets import KittiDetection
 
     _needs_root("kitti", root)
     train = KittiDetection(root, "train", skip_bad_files=skip_bad_files)
     val = KittiDetection(root, "val", skip_bad_files=skip_bad_files)
-    return DataBundle(train, val, val, list(train.classes), "scenes", "detection", collate_scenes)
+    classes = list(train.classes)
+    if augment:
+        train = SceneView(train, list(augment), seed)
+    return DataBundle(train, val, val, classes, "scenes", "detection", collate_scenes)

@@ -34,7 +34,7 @@ class DataConfig:
     augment: list[str] = field(
         default_factory=list
     )  # points: scale, translate, rotate_z, jitter, dropout, shuffle; meshes: scale_verts,
-    # flip_edges, slide_verts
+    # flip_edges, slide_verts; scenes: gt_sampling, flip, rotate, scale
     augment_options: dict[str, float] = field(default_factory=dict)  # meshes: their amounts
     features: str = "official"  # MeshCNN edge features: official (+0.1 divisions) or exact
     frames: int | None = None  # synthetic_lidar: frames per split (None: its defaults)
@@ -50,14 +50,16 @@ class ModelConfig:
 @dataclass
 class OptimizerConfig:
     name: str = "sgd"  # sgd, adam, adamw
-    lr: float = 0.1
+    lr: float = 0.1  # onecycle: the peak
     momentum: float = 0.9
     weight_decay: float = 2e-4
+    grad_clip: float | None = None  # clip the gradient's global norm (OpenPCDet: 10)
 
 
 @dataclass
 class SchedulerConfig:
-    name: str = "cosine"  # cosine (to min_lr over the epochs), constant, linear_decay
+    name: str = "cosine"  # cosine (to min_lr over the epochs), constant, linear_decay,
+    # onecycle (per step: OpenPCDet's adam_onecycle, warm-up over 40 %, then cosine decay)
     min_lr: float = 1e-5
     constant_epochs: int = 100  # linear_decay: epochs at the full rate before the decay
 

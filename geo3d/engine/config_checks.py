@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from geo3d.engine.config import ExperimentConfig
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULERS = ("cosine", "constant", "linear_decay")
+SCHEDULERS = ("cosine", "constant", "linear_decay", "onecycle")
 TASKS = ("classification", "segmentation", "detection")
 GAMMA_SPLITS = ("val", "test")
 SCANOBJECTNN_VARIANTS = ("OBJ_BG", "OBJ_ONLY", "PB_T50_RS")
@@ -65,7 +65,7 @@ def _not_given(given: set[str], path: str, value, why: str) -> None:
 def check_config(config: ExperimentConfig, given: set[str]) -> None:
     """Raise ``ValueError`` for the first value out of range, unknown choice, or option set
     (``given``: the dotted keys the file or ``--set`` wrote) that would be ignored."""
-    from geo3d.data import POINT_AUGMENTATIONS, available_datasets
+    from geo3d.data import POINT_AUGMENTATIONS, SCENE_AUGMENTATIONS, available_datasets
     from geo3d.models import available_models
 
     POINT_DATASETS, MESH_DATASETS = available_datasets("points"), available_datasets("meshes")
@@ -124,7 +124,9 @@ def check_config(config: ExperimentConfig, given: set[str]) -> None:
         _choice("data.features", d.features, FEATURE_VARIANTS)
         _not_given(given, "data.num_points", d.num_points, "by mesh data sets")
     elif scenes:
-        for key in ("augment", "augment_options", "features", "num_points", "val_fraction"):
+        for i, name in enumerate(d.augment):
+            _choice(f"data.augment[{i}]", name, SCENE_AUGMENTATIONS)
+        for key in ("augment_options", "features", "num_points", "val_fraction"):
             _not_given(given, f"data.{key}", getattr(d, key), f"by scene data sets ({d.dataset})")
     else:
         for i, name in enumerate(d.augment):
@@ -157,6 +159,8 @@ def check_config(config: ExperimentConfig, given: set[str]) -> None:
     _finite("optimizer.weight_decay", o.weight_decay, 0.0)
     if o.name != "sgd":
         _not_given(given, "optimizer.momentum", o.momentum, f"by {o.name} (SGD only)")
+    if o.grad_clip is not None:
+        _finite("optimizer.grad_clip", o.grad_clip, 0.0, open_low=True)
 
     s = config.scheduler
     _choice("scheduler.name", s.name, SCHEDULERS)

@@ -20,8 +20,32 @@ def build_optimizer(config: ExperimentConfig, parameters):
     raise ValueError(f"unknown optimizer {o.name!r} (sgd, adam, adamw)")
 
 
-def build_scheduler(config: ExperimentConfig, optimizer):
+# OpenPCDet's adam_onecycle: MOMS [0.95, 0.85], DIV_FACTOR 10, PCT_START 0.4, and a final
+# rate of the starting rate / 1e4.
+ONECYCLE = {"pct_start": 0.4, "div_factor": 10.0, "final_div_factor": 1e4}
+ONECYCLE_MOMENTUM = (0.85, 0.95)
+
+
+def steps_per_epoch_schedule(config: ExperimentConfig) -> bool:
+    """Whether the scheduler steps after every batch (``onecycle``) rather than per epoch."""
+    return config.scheduler.name == "onecycle"
+
+
+def build_scheduler(config: ExperimentConfig, optimizer, steps_per_epoch: int = 1):
+    """The config's schedule; ``onecycle`` spans ``epochs * steps_per_epoch`` optimiser
+    steps and is stepped after each of them, the others after each epoch."""
     s = config.scheduler
+    if s.name == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=config.optimizer.lr,
+            total_steps=max(config.train.epochs * steps_per_epoch, 1),
+            anneal_strategy="cos",
+            cycle_momentum=True,
+            base_momentum=ONECYCLE_MOMENTUM[0],
+            max_momentum=ONECYCLE_MOMENTUM[1],
+            **ONECYCLE,
+        )
     if s.name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(
             optimizer, T_max=config.train.epochs, eta_min=s.min_lr
@@ -35,4 +59,4 @@ def build_scheduler(config: ExperimentConfig, optimizer):
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda epoch: 1.0 - max(0, epoch + 2 - keep) / float(decay + 1)
         )
-    raise ValueError(f"unknown scheduler {s.name!r} (cosine, constant, linear_decay)")
+    raise ValueError(f"unknown scheduler {s.name!r} (cosine, constant, linear_decay, onecycle)")

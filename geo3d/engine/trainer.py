@@ -32,7 +32,7 @@ from geo3d.engine.config import ExperimentConfig, config_to_dict
 from geo3d.engine.data import build_datasets
 from geo3d.engine.evaluation import _loader, evaluate, predict, shard  # noqa: F401  (old home)
 from geo3d.engine.logs import make_logger
-from geo3d.engine.optim import build_optimizer, build_scheduler
+from geo3d.engine.optim import build_optimizer, build_scheduler, steps_per_epoch_schedule
 from geo3d.engine.plots import plot_curves
 from geo3d.engine.tasks import add_sums, make_task  # noqa: F401  (old home of add_sums)
 from geo3d.metrics import classification_sums
@@ -190,8 +190,25 @@ def train(
     model, config, device, logger = context.model, context.config, context.device, context.logger
     train_set, val_set, test_set = context.train_set, context.val_set, context.test_set
     rank, world_size, folder, main = context.rank, context.world_size, context.folder, context.main
+    sampler = torch.utils.data.DistributedSampler(
+        train_set, world_size, rank, shuffle=True, seed=config.train.seed, drop_last=True
+    )
+    loader = _loader(
+        train_set, config, task, config.data.batch_size, sampler=sampler, drop_last=True
+    )
+    if len(loader) == 0:
+        raise ValueError(
+            f"{len(train_set)} training samples make no batch of {config.data.batch_size} per "
+            "process"
+        )
+    batches = (
+        len(loader)
+        if config.train.max_train_batches is None
+        else min(len(loader), config.train.max_train_batches)
+    )
     optimizer = build_optimizer(config, model.parameters())
-    scheduler = build_scheduler(config, optimizer)
+    scheduler = build_scheduler(config, optimizer, batches)
+    per_step = steps_per_epoch_schedule(config)
     history, best, first_epoch = [], -1.0, 0
     last_path, best_path = os.path.join(folder, "last.pt"), os.path.join(folder, "best.pt")
     if resume and os.path.isfile(last_path):
@@ -207,17 +224,6 @@ def train(
         train_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    sampler = torch.utils.data.DistributedSampler(
-        train_set, world_size, rank, shuffle=True, seed=config.train.seed, drop_last=True
-    )
-    loader = _loader(
-        train_set, config, task, config.data.batch_size, sampler=sampler, drop_last=True
-    )
-    if len(loader) == 0:
-        raise ValueError(
-            f"{len(train_set)} training samples make no batch of {config.data.batch_size} per "
-            "process"
-        )
     finished = True
     for epoch in range(first_epoch, config.train.epochs):
         if stop_after_epochs is not None and epoch >= first_epoch + stop_after_epochs:
@@ -228,11 +234,7 @@ def train(
         if hasattr(train_set, "set_epoch"):  # seeded augmentation views
             train_set.set_epoch(epoch)
         total, count = 0.0, 0
-        batches = (
-            len(loader)
-            if config.train.max_train_batches is None
-            else min(len(loader), config.train.max_train_batches)
-        )
+        lr = optimizer.param_groups[0]["lr"]
         bar = tqdm(
             loader,
             total=batches,
@@ -251,13 +253,17 @@ def train(
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if config.optimizer.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.optimizer.grad_clip)
             optimizer.step()
+            if per_step:
+                scheduler.step()
             total, count = total + loss.item(), count + 1
             bar.set_postfix(
                 loss=f"{total / count:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}"
             )
-        lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
+        if not per_step:
+            scheduler.step()
         record = {
             "epoch": epoch + 1,
             "train_loss": D.average(total / max(count, 1), world_size),

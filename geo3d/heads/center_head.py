@@ -62,7 +62,8 @@ class CenterHead(nn.Module):
         grid: the voxel grid the canvas comes from; ``stride``: its cells per feature cell.
         head_channels: the shared convolution's width (64, OpenPCDet).
         code_weights: the L1 weights of the 8 regression channels.
-        loc_weight: the regression loss's weight (OpenPCDet's CenterPoint configs: 0.25).
+        loc_weight: the regression loss's weight (2 in OpenPCDet's KITTI and Waymo CenterPoint
+            configs; its nuScenes configs use 0.25).
         min_overlap, min_radius: the gaussian's radius (0.1 and 2, OpenPCDet).
     """
 
@@ -74,7 +75,7 @@ class CenterHead(nn.Module):
         stride: int = 2,
         head_channels: int = 64,
         code_weights=(1.0,) * 8,
-        loc_weight: float = 0.25,
+        loc_weight: float = 2.0,
         min_overlap: float = 0.1,
         min_radius: int = 2,
     ):
