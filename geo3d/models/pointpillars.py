@@ -6,8 +6,9 @@ FPN-style upsampling, and the centre heatmap head.
 
 ``forward(points (P, C), batch (P,), scenes ())`` -> ``(heatmap logits, regression)``;
 ``loss(outputs, (boxes (B, M, 7), labels (B, M), num_boxes (B,)))``; ``predict(outputs)`` ->
-per-scene ``{"boxes", "scores", "labels"}``. Pillars are dynamic (every point kept, pooled per
-pillar by a segment reduction) rather than capped at 32 points, as DSVT's dynamic VFE.
+per-scene ``{"boxes", "scores", "labels"}``. Pillars are packed segments pooled by a segment
+reduction, dynamic (every point kept, as DSVT's dynamic VFE) unless capped as the paper's hard
+voxelization (:class:`PointPillars`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class PillarEncoder(nn.Module):
         grid: VoxelGrid,
         pooling: str = "max",
         vfe_variant: str = "plain",
+        max_points_per_pillar: int | None = None,
+        max_pillars=None,
     ):
         super().__init__()
         self.grid = grid
@@ -48,6 +51,8 @@ class PillarEncoder(nn.Module):
             grid.point_range,
             pooling=pooling,
             variant=vfe_variant,
+            max_points_per_voxel=max_points_per_pillar,
+            max_voxels=max_pillars,
         )
         self.scatter = BEVScatter(grid, self.vfe.out_channels)
 
@@ -59,7 +64,11 @@ class PillarEncoder(nn.Module):
 
 class PointPillars(Pipeline):
     """PointPillars with a CenterPoint head (module docstring). Defaults: OpenPCDet's KITTI
-    settings (0.16 m pillars over ``KITTI_RANGE``, 64 pillar channels, the 3/5/5 backbone)."""
+    settings (0.16 m pillars over ``KITTI_RANGE``, 64 pillar channels, the 3/5/5 backbone).
+
+    ``max_points_per_pillar`` and ``max_pillars`` (a count, or ``(training, evaluation)``
+    counts per scene) cap the pillars as hard voxelization does (OpenPCDet's KITTI config:
+    32 and ``(16000, 40000)``); by default every point is kept (dynamic pillars)."""
 
     def __init__(
         self,
@@ -77,9 +86,18 @@ class PointPillars(Pipeline):
         max_objects: int = 500,
         head_channels: int = 64,
         loc_weight: float = 2.0,
+        max_points_per_pillar: int | None = None,
+        max_pillars=None,
     ):
         grid = VoxelGrid(voxel_size, point_range)
-        encoder = PillarEncoder(in_channels, tuple(pillar_channels), grid, pooling)
+        encoder = PillarEncoder(
+            in_channels,
+            tuple(pillar_channels),
+            grid,
+            pooling,
+            max_points_per_pillar=max_points_per_pillar,
+            max_pillars=max_pillars,
+        )
         neck = BEVBackbone(
             encoder.vfe.out_channels,
             tuple(layer_nums),

@@ -15,7 +15,7 @@ from torch import nn
 
 from geo3d.ops import scatter, unique_rows
 from geo3d.pooling.set_pool import SetPool
-from geo3d.structures.voxels import VoxelGrid
+from geo3d.structures.voxels import VoxelGrid, hard_voxel_mask
 
 VFE_VARIANTS = ("official", "plain")
 
@@ -47,6 +47,9 @@ class VoxelFeatureEncoder(nn.Module):
             ``attention``.
         heads, query: for attention pooling (PVTransformer: ``query="residual"``).
         variant: ``official`` or ``plain`` (above).
+        max_points_per_voxel, max_voxels: hard voxelization's caps (OpenPCDet's PointPillars
+            on KITTI: 32 points, ``(16000, 40000)`` pillars per scene in training and in
+            evaluation); ``None`` keeps every point (dynamic voxelization, DSVT's).
     """
 
     def __init__(
@@ -59,8 +62,20 @@ class VoxelFeatureEncoder(nn.Module):
         heads: int = 4,
         query: str = "residual",
         variant: str = "official",
+        max_points_per_voxel: int | None = None,
+        max_voxels: int | tuple[int, int] | None = None,
     ):
         super().__init__()
+        if max_points_per_voxel is not None and int(max_points_per_voxel) < 1:
+            raise ValueError(f"'max_points_per_voxel' must be >= 1 (got {max_points_per_voxel})")
+        caps = (max_voxels, max_voxels) if isinstance(max_voxels, int) else max_voxels
+        if caps is not None and (len(caps) != 2 or min(int(c) for c in caps) < 1):
+            raise ValueError(
+                f"'max_voxels' must be a count >= 1 or (training, evaluation) counts "
+                f"(got {max_voxels})"
+            )
+        self.max_points_per_voxel = max_points_per_voxel
+        self.max_voxels = None if caps is None else tuple(int(c) for c in caps)
         if variant not in VFE_VARIANTS:
             raise ValueError(f"'variant' must be one of {VFE_VARIANTS} (got {variant!r})")
         channels = tuple(int(c) for c in channels)
@@ -107,6 +122,12 @@ class VoxelFeatureEncoder(nn.Module):
         points, coords, batch = points[inside], coords[inside].long(), batch[inside]
         keys = torch.cat([batch[:, None].long(), coords], dim=1)  # (P, 4)
         voxels, index = unique_rows(keys, return_inverse=True)
+        if self.max_points_per_voxel is not None or self.max_voxels is not None:
+            cap = None if self.max_voxels is None else self.max_voxels[0 if self.training else 1]
+            kept = hard_voxel_mask(index, voxels[:, 0], self.max_points_per_voxel, cap)
+            if not bool(kept.all()):
+                points, coords, keys = points[kept], coords[kept], keys[kept]
+                voxels, index = unique_rows(keys, return_inverse=True)
         num_voxels = voxels.shape[0]
         xyz = points[:, :3]
         mean = scatter(xyz, index, num_voxels, "mean")[index]

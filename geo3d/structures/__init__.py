@@ -21,7 +21,7 @@ from geo3d.structures.points import (
     padded_to_packed,
     ptr_to_batch,
 )
-from geo3d.structures.voxels import VoxelGrid, points_in_range
+from geo3d.structures.voxels import VoxelGrid, hard_voxel_mask, points_in_range
 
 __all__ = [
     "BOX_DIM",
@@ -45,6 +45,7 @@ __all__ = [
     "packed_to_padded",
     "padded_to_packed",
     "points_in_boxes",
+    "hard_voxel_mask",
     "points_in_range",
     "ptr_to_batch",
     "repair_mesh",

@@ -78,3 +78,47 @@ class VoxelGrid:
     def voxelize(self, points: torch.Tensor, max_points_per_voxel: int, max_voxels: int):
         """Hard voxelization into this grid (:func:`geo3d.ops.voxelize`)."""
         return voxelize(points, self.voxel_size, self.point_range, max_points_per_voxel, max_voxels)
+
+
+def hard_voxel_mask(
+    index: torch.Tensor,
+    voxel_batch: torch.Tensor,
+    max_points_per_voxel: int | None,
+    max_voxels: int | None,
+) -> torch.Tensor:
+    """Which points hard voxelization keeps (:func:`geo3d.ops.voxelize`'s rule, per scene):
+    voxels are numbered by their first point in input order, each keeps its first
+    ``max_points_per_voxel`` points, and a scene keeps its first ``max_voxels`` voxels
+    (``None``: no cap).
+
+    Args:
+        index: ``(P,)`` int64, each point's voxel (points packed, in input order).
+        voxel_batch: ``(V,)`` each voxel's scene.
+
+    Returns:
+        ``(P,)`` bool.
+    """
+    count = index.shape[0]
+    keep = torch.ones(count, dtype=torch.bool, device=index.device)
+    if count == 0 or (max_points_per_voxel is None and max_voxels is None):
+        return keep
+    num_voxels = voxel_batch.shape[0]
+    position = torch.arange(count, device=index.device)
+    if max_points_per_voxel is not None:
+        by_voxel = torch.argsort(index, stable=True)  # input order inside each voxel
+        sizes = torch.bincount(index, minlength=num_voxels)
+        starts = torch.cumsum(sizes, 0) - sizes
+        slot = torch.empty_like(position)
+        slot[by_voxel] = position - starts[index[by_voxel]]
+        keep &= slot < max_points_per_voxel
+    if max_voxels is not None:
+        first = torch.full((num_voxels,), count, dtype=torch.int64, device=index.device)
+        first = first.scatter_reduce(0, index, position, reduce="amin")
+        batch = voxel_batch.long()
+        order = torch.argsort(batch * (count + 1) + first)  # by scene, then first point
+        per_scene = torch.bincount(batch, minlength=int(batch.max()) + 1)
+        scene_start = torch.cumsum(per_scene, 0) - per_scene
+        rank = torch.empty_like(first)
+        rank[order] = torch.arange(num_voxels, device=index.device) - scene_start[batch[order]]
+        keep &= rank[index] < max_voxels
+    return keep
