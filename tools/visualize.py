@@ -147,7 +147,7 @@ def scene_geometries(args) -> tuple[list, str, dict | None]:
         return [vis.mesh_geometry(mesh.vertices, mesh.faces)], os.path.basename(args.path), None
     if args.source == "model":
         geometries, title = model_geometries(args)
-        return geometries, title, None
+        return geometries, title, TOP_DOWN if title.startswith("true/predicted") else None
     raise ValueError(f"unknown source {args.source!r}")
 
 

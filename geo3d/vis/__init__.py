@@ -4,6 +4,7 @@ a PNG file where there is none. Open3D is imported only here, lazily."""
 from geo3d.vis.detection import detection_views
 from geo3d.vis.meshcnn import classifier_stage_views, pooling_levels, segmentation_views
 from geo3d.vis.scene import (
+    Label,
     box_lines,
     edge_lines,
     mesh_geometry,
@@ -14,6 +15,7 @@ from geo3d.vis.scene import (
 )
 
 __all__ = [
+    "Label",
     "classifier_stage_views",
     "detection_views",
     "pooling_levels",

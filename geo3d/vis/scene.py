@@ -4,11 +4,16 @@ Headless drawing uses Open3D's legacy ``Visualizer`` with a hidden window, which
 back to EGL on Mesa's software renderer by itself (about 1 s for the first frame). The
 Filament renderer is avoided: it needs Vulkan and takes minutes per frame without a GPU.
 ``draw_geometries`` is used only where a display exists: without one it blocks forever.
+
+Text (:class:`Label`, such as a detection's class and score) is written into the PNG after
+rendering, at the pixel where the camera projects the label's 3D anchor; in a window it
+goes through Open3D's ``O3DVisualizer.add_3d_label``.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -28,6 +33,47 @@ PALETTE = np.array(
         [0.09, 0.75, 0.81],
     ]
 )
+
+
+@dataclass(frozen=True)
+class Label:
+    """Text anchored at a 3D point, drawn with the geometries it is listed among."""
+
+    position: tuple[float, float, float]
+    text: str
+    color: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+def _split_labels(items) -> tuple[list, list[Label]]:
+    items = list(items)
+    return [g for g in items if not isinstance(g, Label)], [
+        g for g in items if isinstance(g, Label)
+    ]
+
+
+def project_labels(labels: list[Label], intrinsic: np.ndarray, extrinsic: np.ndarray):
+    """``[(u, v, label)]`` pixel positions of the labels in front of a pinhole camera
+    (``intrinsic (3, 3)``, world-to-camera ``extrinsic (4, 4)``)."""
+    placed = []
+    for label in labels:
+        camera = extrinsic @ np.append(np.asarray(label.position, dtype=np.float64), 1.0)
+        if camera[2] <= 1e-6:
+            continue  # behind the camera
+        pixel = intrinsic @ (camera[:3] / camera[2])
+        placed.append((float(pixel[0]), float(pixel[1]), label))
+    return placed
+
+
+def _write_labels(path: str, placed) -> None:
+    from PIL import Image, ImageDraw
+
+    image = Image.open(path).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for u, v, label in placed:
+        if 0 <= u < image.width and 0 <= v < image.height:
+            rgb = tuple(int(round(255 * c)) for c in label.color)
+            draw.text((u + 3, v - 12), label.text, fill=rgb)
+    image.save(path)
 
 
 def _open3d():
@@ -147,11 +193,13 @@ def has_display() -> bool:
 
 
 def render(geometries, path: str, width: int = 1280, height: int = 720, view=None, point_size=2.0):
-    """Draw ``geometries`` into the PNG ``path`` without a window; returns ``path``.
+    """Draw ``geometries`` (Open3D geometries and :class:`Label` texts) into the PNG ``path``
+    without a window; returns ``path``.
 
     ``view``: optional dict of ``front``, ``lookat``, ``up`` (3-vectors) and ``zoom``.
     """
     o3d = _open3d()
+    geometries, labels = _split_labels(geometries)
     visualizer = o3d.visualization.Visualizer()
     if not visualizer.create_window(width=width, height=height, visible=False):
         raise RuntimeError("Open3D could not open an offscreen window (no EGL/OpenGL?)")
@@ -179,6 +227,12 @@ def render(geometries, path: str, width: int = 1280, height: int = 720, view=Non
         visualizer.capture_screen_image(path, True)
         if not os.path.exists(path):
             raise RuntimeError(f"Open3D could not write {path}")
+        if labels:
+            camera = visualizer.get_view_control().convert_to_pinhole_camera_parameters()
+            placed = project_labels(
+                labels, np.asarray(camera.intrinsic.intrinsic_matrix), np.asarray(camera.extrinsic)
+            )
+            _write_labels(path, placed)
     finally:
         visualizer.destroy_window()
     return path
@@ -186,7 +240,21 @@ def render(geometries, path: str, width: int = 1280, height: int = 720, view=Non
 
 def show(geometries, title: str = "geo3d", fallback_png: str | None = None) -> str | None:
     """An interactive window where there is a display; else a PNG (returns its path)."""
-    if has_display():
-        _open3d().visualization.draw_geometries(list(geometries), window_name=title)
+    if not has_display():
+        return render(geometries, fallback_png or f"{title}.png")
+    o3d = _open3d()
+    shapes, labels = _split_labels(geometries)
+    if not labels:
+        o3d.visualization.draw_geometries(shapes, window_name=title)
         return None
-    return render(geometries, fallback_png or f"{title}.png")
+    app = o3d.visualization.gui.Application.instance
+    app.initialize()
+    window = o3d.visualization.O3DVisualizer(title, 1280, 720)
+    for number, shape in enumerate(shapes):
+        window.add_geometry(f"geometry {number}", shape)
+    for label in labels:
+        window.add_3d_label(np.asarray(label.position, dtype=np.float32), label.text)
+    window.reset_camera_to_default()
+    app.add_window(window)
+    app.run()
+    return None

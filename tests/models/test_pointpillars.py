@@ -3,6 +3,7 @@ lowers, predictions per scene, and tools/train.py end to end on synthetic_lidar.
 
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -86,6 +87,26 @@ def test_detection_pictures(scenes, tmp_path):
     n = int(batch["num_boxes"][1])
     assert len(geometries) >= 2 and title.startswith("true/predicted boxes")
     assert f"Car {sum(int(k) == 0 for k in batch['box_labels'][1, :n])}/" in title
-    out = tmp_path / "scene.png"
+    labels = [g for g in geometries if isinstance(g, vis.Label)]
+    assert len(labels) == len(model.predict(model(*inputs_of(batch)))[1]["boxes"]) > 0
+    assert all(label.text.split()[0] in data.classes for label in labels)
+    out, bare = tmp_path / "scene.png", tmp_path / "bare.png"
     vis.render(geometries, str(out), 320, 240)
-    assert out.stat().st_size > 1000
+    vis.render([g for g in geometries if not isinstance(g, vis.Label)], str(bare), 320, 240)
+    assert out.stat().st_size > 1000 and out.read_bytes() != bare.read_bytes()
+
+
+def inputs_of(batch):
+    return batch["points"], batch["batch"], torch.tensor(batch["num_boxes"].shape[0])
+
+
+def test_labels_project_through_a_pinhole_camera():
+    from geo3d.vis.scene import Label, project_labels
+
+    intrinsic = np.array([[100.0, 0, 50], [0, 100.0, 40], [0, 0, 1]])
+    extrinsic = np.eye(4)
+    extrinsic[:3, 3] = [0.0, 0.0, 1.0]  # the world origin 1 m in front of the camera
+    front, behind = Label((0.1, 0.2, 1.0), "front"), Label((0.0, 0.0, -3.0), "behind")
+    placed = project_labels([front, behind], intrinsic, extrinsic)
+    assert len(placed) == 1 and placed[0][2] is front
+    assert placed[0][:2] == pytest.approx((55.0, 50.0))
