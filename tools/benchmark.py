@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from bench_boxes import bench_boxes
+from bench_boxes import bench_boxes, bench_kitti_eval
 from bench_mesh import (  # noqa: F401  (BUNNY, VARIANT_MESHES: for the tests)
     BUNNY,
     VARIANT_MESHES,
@@ -394,11 +394,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.suite == "boxes":
         print("| op | size | geo3d CPU ms | peer | peer ms | peer / geo3d |")
         print("|---|---|---|---|---|---|")
-        for name, size, ms, peer, peer_ms in bench_boxes(args.repeats, args.quick):
+        evaluation, agree = bench_kitti_eval(args.quick)
+        for name, size, ms, peer, peer_ms in bench_boxes(args.repeats, args.quick) + evaluation:
             ratio = "-" if peer_ms is None else f"{peer_ms / ms:.1f}x"
             shown = "-" if peer_ms is None else f"{peer_ms:.1f}"
             print(f"| {name} | {size} | {ms:.1f} | {peer} | {shown} | {ratio} |")
-        return 0
+        print(f"kitti_eval: native and Python matching give the same APs: {agree}")
+        return 0 if agree else 1
     if args.suite == "pooling":
         rows = bench_pooling(args.repeats, args.quick)
         header = (

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from geo3d.ops import box_iou_bev
+from geo3d.ops import box_iou_bev, kitti_statistics
 
 CLASS_NAMES = ["Car", "Pedestrian", "Cyclist", "Van", "Person_sitting", "Truck"]
 DIFFICULTIES = ("easy", "moderate", "hard")
@@ -107,10 +107,16 @@ def _rotated_overlaps(gt: dict, dt: dict, three_d: bool) -> np.ndarray:
     return np.where(volume > 0, inter / np.where(volume > 0, volume, 1.0), 0.0)
 
 
+def _dontcare_boxes(gt: dict) -> np.ndarray:
+    """The frame's DontCare regions ``(n, 4)``."""
+    boxes = [b for b, n in zip(gt["bbox"], gt["name"]) if n == "DontCare"]
+    return np.asarray(boxes, np.float64).reshape(-1, 4)
+
+
 def _clean(gt: dict, dt: dict, name: str, difficulty: int):
     """The official ``clean_data``: per ground truth 0 (counts), 1 (ignored) or -1 (another
-    class); per detection 0, 1 (too short) or -1; the number counted; DontCare boxes."""
-    ignored_gt, ignored_dt, dontcare, valid = [], [], [], 0
+    class); per detection 0, 1 (too short) or -1; the number counted."""
+    ignored_gt, ignored_dt, valid = [], [], 0
     lowered = name.lower()
     for i, gt_name in enumerate(gt["name"]):
         bbox = gt["bbox"][i]
@@ -136,8 +142,6 @@ def _clean(gt: dict, dt: dict, name: str, difficulty: int):
             ignored_gt.append(1)
         else:
             ignored_gt.append(-1)
-        if gt_name == "DontCare":
-            dontcare.append(bbox)
     for i, dt_name in enumerate(dt["name"]):
         height = abs(dt["bbox"][i][3] - dt["bbox"][i][1])
         if height < MIN_HEIGHT[difficulty]:
@@ -146,82 +150,7 @@ def _clean(gt: dict, dt: dict, name: str, difficulty: int):
             ignored_dt.append(0)
         else:
             ignored_dt.append(-1)
-    return valid, ignored_gt, ignored_dt, np.asarray(dontcare, np.float64).reshape(-1, 4)
-
-
-def _statistics(
-    overlaps,
-    gt,
-    dt,
-    ignored_gt,
-    ignored_dt,
-    dontcare,
-    metric,
-    min_overlap,
-    threshold=0.0,
-    compute_fp=False,
-    compute_aos=False,
-):
-    """The official ``compute_statistics_jit``: ``(tp, fp, fn, similarity, tp scores)``."""
-    scores = np.asarray(dt.get("score", np.zeros(len(dt["name"]))), np.float64)
-    num_dt, num_gt = len(dt["name"]), len(gt["name"])
-    assigned = [False] * num_dt
-    below = [compute_fp and scores[j] < threshold for j in range(num_dt)]
-    tp = fp = fn = 0
-    similarity = 0.0
-    tp_scores, deltas = [], []
-    for i in range(num_gt):
-        if ignored_gt[i] == -1:
-            continue
-        det, valid, max_overlap, assigned_ignored = -1, _NO_DETECTION, 0.0, False
-        for j in range(num_dt):
-            if ignored_dt[j] == -1 or assigned[j] or below[j]:
-                continue
-            overlap = overlaps[j, i]
-            if not compute_fp and overlap > min_overlap and scores[j] > valid:
-                det, valid = j, scores[j]
-            elif (
-                compute_fp
-                and overlap > min_overlap
-                and (overlap > max_overlap or assigned_ignored)
-                and ignored_dt[j] == 0
-            ):
-                max_overlap, det, valid, assigned_ignored = overlap, j, 1, False
-            elif (
-                compute_fp
-                and overlap > min_overlap
-                and valid == _NO_DETECTION
-                and ignored_dt[j] == 1
-            ):
-                det, valid, assigned_ignored = j, 1, True
-        if valid == _NO_DETECTION and ignored_gt[i] == 0:
-            fn += 1
-        elif valid != _NO_DETECTION and (ignored_gt[i] == 1 or ignored_dt[det] == 1):
-            assigned[det] = True
-        elif valid != _NO_DETECTION:
-            tp += 1
-            tp_scores.append(scores[det])
-            if compute_aos:
-                deltas.append(gt["alpha"][i] - dt["alpha"][det])
-            assigned[det] = True
-    if compute_fp:
-        fp = sum(
-            1 for j in range(num_dt) if not (assigned[j] or ignored_dt[j] in (-1, 1) or below[j])
-        )
-        absorbed = 0
-        if metric == 0 and len(dontcare):
-            to_dontcare = image_box_overlap(np.asarray(dt["bbox"]), dontcare, 0)
-            for i in range(dontcare.shape[0]):
-                for j in range(num_dt):
-                    if assigned[j] or ignored_dt[j] in (-1, 1) or below[j]:
-                        continue
-                    if to_dontcare[j, i] > min_overlap:
-                        assigned[j] = True
-                        absorbed += 1
-        fp -= absorbed
-        if compute_aos:
-            similarity = sum((1.0 + np.cos(d)) / 2.0 for d in deltas) if tp > 0 or fp > 0 else -1
-    return tp, fp, fn, similarity, tp_scores
+    return valid, ignored_gt, ignored_dt
 
 
 def score_thresholds(scores: list[float], num_gt: int, num_points: int = NUM_SAMPLE_POINTS):
@@ -239,34 +168,68 @@ def score_thresholds(scores: list[float], num_gt: int, num_points: int = NUM_SAM
     return chosen
 
 
-def _precision(cleaned, gt_annos, dt_annos, overlaps, metric, min_overlap, aos):
+def _packed_overlaps(overlaps: list[np.ndarray]) -> dict[str, torch.Tensor]:
+    """Per-frame ``(num_dt, num_gt)`` overlaps, flattened and concatenated, with offsets."""
+    sizes = [o.size for o in overlaps]
+    flat = np.concatenate([o.reshape(-1) for o in overlaps]) if overlaps else np.zeros(0)
+    return {
+        "overlaps": torch.from_numpy(np.ascontiguousarray(flat, np.float64)),
+        "overlap_ptr": torch.tensor([0, *np.cumsum(sizes).tolist()], dtype=torch.int64),
+    }
+
+
+def _packed_frames(gt_annos, dt_annos, dontcare: list[np.ndarray]) -> dict[str, torch.Tensor]:
+    """What every class and difficulty shares: offsets, scores, alphas and the detections'
+    overlaps with each frame's DontCare regions (intersection over the detection's area)."""
+
+    def ptr(counts):
+        return torch.tensor([0, *np.cumsum(counts).tolist()], dtype=torch.int64)
+
+    def column(annos, key):
+        values = [np.asarray(a[key], np.float64).reshape(-1) for a in annos]
+        return torch.from_numpy(np.concatenate(values) if values else np.zeros(0))
+
+    to_dontcare = [
+        image_box_overlap(np.asarray(d["bbox"]), dc, 0).reshape(-1)
+        if len(dc) and len(d["name"])
+        else np.zeros(0)
+        for d, dc in zip(dt_annos, dontcare)
+    ]
+    return {
+        "gt_ptr": ptr([len(g["name"]) for g in gt_annos]),
+        "dt_ptr": ptr([len(d["name"]) for d in dt_annos]),
+        "scores": column(dt_annos, "score"),
+        "gt_alpha": column(gt_annos, "alpha"),
+        "dt_alpha": column(dt_annos, "alpha"),
+        "dontcare": torch.from_numpy(
+            np.concatenate(to_dontcare) if to_dontcare else np.zeros(0)
+        ).double(),
+        "dontcare_ptr": ptr([len(dc) for dc in dontcare]),
+    }
+
+
+def _precision(cleaned, frames: dict, overlaps: dict, metric: int, min_overlap, aos):
     """``(precision (41,), aos (41,))`` for one class, difficulty, metric and threshold, from
-    the frames' ``cleaned`` ``(num_valid, ignored_gt, ignored_dt, dontcare)``."""
+    the frames' ``cleaned`` ``(num_valid, ignored_gt, ignored_dt)``: the official
+    ``eval_class`` with its per-frame loop native (:func:`geo3d.ops.kitti_statistics`)."""
     num_valid = sum(c[0] for c in cleaned)
     precision, orientation = np.zeros(NUM_SAMPLE_POINTS), np.zeros(NUM_SAMPLE_POINTS)
     if num_valid == 0:
         return precision, orientation
-    scores = []
-    for (_, ig, idt, dc), g, d, ov in zip(cleaned, gt_annos, dt_annos, overlaps):
-        scores += _statistics(ov, g, d, ig, idt, dc, metric, min_overlap)[4]
+    packed = {
+        **frames,
+        **overlaps,
+        "ignored_gt": torch.tensor([v for c in cleaned for v in c[1]], dtype=torch.int64),
+        "ignored_dt": torch.tensor([v for c in cleaned for v in c[2]], dtype=torch.int64),
+    }
+    if metric != 0:  # DontCare regions count in the 2D metric only
+        packed["dontcare"] = packed["dontcare"][:0]
+        packed["dontcare_ptr"] = torch.zeros_like(packed["dontcare_ptr"])
+    scores = kitti_statistics(packed, None, min_overlap).tolist()
     thresholds = score_thresholds(scores, num_valid)
-    counts = np.zeros((len(thresholds), 4))
-    for (_, ig, idt, dc), g, d, ov in zip(cleaned, gt_annos, dt_annos, overlaps):
-        for t, threshold in enumerate(thresholds):
-            tp, fp, fn, sim, _ = _statistics(
-                ov,
-                g,
-                d,
-                ig,
-                idt,
-                dc,
-                metric,
-                min_overlap,
-                threshold,
-                compute_fp=True,
-                compute_aos=aos,
-            )
-            counts[t] += (tp, fp, fn, sim)
+    counts = kitti_statistics(
+        packed, torch.tensor(thresholds, dtype=torch.float64), min_overlap, aos
+    ).numpy()
     for t in range(len(thresholds)):
         precision[t] = counts[t, 0] / (counts[t, 0] + counts[t, 1])
         if aos:
@@ -335,13 +298,17 @@ def kitti_eval(
     if unknown:
         raise ValueError(f"unknown KITTI classes {unknown} (known: {CLASS_NAMES})")
     overlaps = {
-        0: [
-            image_box_overlap(np.asarray(d["bbox"]), np.asarray(g["bbox"]))
-            for g, d in zip(gt_annos, dt_annos)
-        ],
-        1: [_rotated_overlaps(g, d, False) for g, d in zip(gt_annos, dt_annos)],
-        2: [_rotated_overlaps(g, d, True) for g, d in zip(gt_annos, dt_annos)],
+        0: _packed_overlaps(
+            [
+                image_box_overlap(np.asarray(d["bbox"]), np.asarray(g["bbox"]))
+                for g, d in zip(gt_annos, dt_annos)
+            ]
+        ),
+        1: _packed_overlaps([_rotated_overlaps(g, d, False) for g, d in zip(gt_annos, dt_annos)]),
+        2: _packed_overlaps([_rotated_overlaps(g, d, True) for g, d in zip(gt_annos, dt_annos)]),
     }
+    dontcare = [_dontcare_boxes(g) for g in gt_annos]
+    frames = _packed_frames(gt_annos, dt_annos, dontcare)
     thresholds = LOOSE_OVERLAPS if loose else STRICT_OVERLAPS
     has_alpha = all(
         len(d["alpha"]) == 0 or not np.any(np.asarray(d["alpha"]) == -10) for d in dt_annos
@@ -355,8 +322,7 @@ def kitti_eval(
                 aos = metric == 0 and has_alpha
                 precision, orientation = _precision(
                     cleaned,
-                    gt_annos,
-                    dt_annos,
+                    frames,
                     overlaps[metric],
                     metric,
                     thresholds[metric, c],

@@ -22,6 +22,8 @@ from geo3d.metrics.kitti import (
     CLASS_NAMES,
     DIFFICULTIES,
     STRICT_OVERLAPS,
+    _packed_frames,
+    _packed_overlaps,
     _precision,
     store_averages,
 )
@@ -58,7 +60,7 @@ def _clean(gt: dict, dt: dict, gt_boxes, dt_boxes, name: str, level: int):
             ignored_dt.append(1)
         else:
             ignored_dt.append(0 if dt_name == name else -1)
-    return valid, ignored_gt, ignored_dt, np.zeros((0, 4))
+    return valid, ignored_gt, ignored_dt
 
 
 def lidar_eval(
@@ -82,14 +84,21 @@ def lidar_eval(
     for i, frame in enumerate(dt_frames):
         if len(frame.get("scores", ())) != dt_boxes[i].shape[0]:
             raise ValueError(f"dt_frames[{i}] needs one score per box")
-    # The shared statistics read "name" and "score"; overlaps are (detections, ground truth).
-    gts = [{"name": list(f["names"])} for f in gt_frames]
+    # The shared statistics read names, scores and alphas (unused here: no AOS); overlaps
+    # are (detections, ground truth); there are no DontCare regions.
+    gts = [{"name": list(f["names"]), "alpha": np.zeros(len(f["names"]))} for f in gt_frames]
     dts = [
-        {"name": list(f["names"]), "score": np.asarray(f["scores"], np.float64)} for f in dt_frames
+        {
+            "name": list(f["names"]),
+            "score": np.asarray(f["scores"], np.float64),
+            "alpha": np.zeros(len(f["names"])),
+        }
+        for f in dt_frames
     ]
+    frames = _packed_frames(gts, dts, [np.zeros((0, 4))] * len(gts))
     overlaps = {
-        "bev": [box_iou_bev(d, g).numpy() for g, d in zip(gt_boxes, dt_boxes)],
-        "3d": [box_iou_3d(d, g).numpy() for g, d in zip(gt_boxes, dt_boxes)],
+        "bev": _packed_overlaps([box_iou_bev(d, g).numpy() for g, d in zip(gt_boxes, dt_boxes)]),
+        "3d": _packed_overlaps([box_iou_3d(d, g).numpy() for g, d in zip(gt_boxes, dt_boxes)]),
     }
     results = {}
     for name in classes:
@@ -102,8 +111,7 @@ def lidar_eval(
             for metric, metric_name in ((1, "bev"), (2, "3d")):
                 precision, _ = _precision(
                     cleaned,
-                    gts,
-                    dts,
+                    frames,
                     overlaps[metric_name],
                     metric,
                     STRICT_OVERLAPS[metric, column],

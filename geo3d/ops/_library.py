@@ -58,6 +58,12 @@ SCHEMAS: dict[str, str] = {
         "int post_max) -> Tensor"
     ),
     "points_in_boxes": "(Tensor points, Tensor boxes) -> Tensor",
+    "kitti_statistics": (
+        "(Tensor overlaps, Tensor overlap_ptr, Tensor gt_ptr, Tensor dt_ptr, Tensor ignored_gt, "
+        "Tensor ignored_dt, Tensor scores, Tensor gt_alpha, Tensor dt_alpha, Tensor dontcare, "
+        "Tensor dontcare_ptr, Tensor thresholds, float min_overlap, bool compute_fp, "
+        "bool compute_aos) -> (Tensor, Tensor)"
+    ),
     "scatter_soft_backward": (
         "(Tensor grad_out, Tensor src, Tensor index, Tensor out, Tensor lse) -> Tensor"
     ),

@@ -81,6 +81,26 @@ OPCHECK_CASES["nms_bev"] = (
 )
 OPCHECK_CASES["points_in_boxes"] = (torch.rand(30, 4, generator=G, dtype=torch.float64) * 3, _BOXES)
 _POOL_X = torch.randn(2, 3, 7, 7, generator=G, dtype=torch.float64, requires_grad=True)
+_KITTI = {
+    "overlaps": torch.tensor([0.8, 0.1, 0.75, 0.0], dtype=torch.float64),
+    "overlap_ptr": torch.tensor([0, 4]),
+    "gt_ptr": torch.tensor([0, 2]),
+    "dt_ptr": torch.tensor([0, 2]),
+    "ignored_gt": torch.tensor([0, 1]),
+    "ignored_dt": torch.tensor([0, 0]),
+    "scores": torch.tensor([0.9, 0.4], dtype=torch.float64),
+    "gt_alpha": torch.zeros(2, dtype=torch.float64),
+    "dt_alpha": torch.ones(2, dtype=torch.float64),
+    "dontcare": torch.zeros(0, dtype=torch.float64),
+    "dontcare_ptr": torch.tensor([0, 0]),
+}
+OPCHECK_CASES["kitti_statistics"] = (
+    *_KITTI.values(),
+    torch.tensor([0.0, 0.5], dtype=torch.float64),
+    0.7,
+    True,
+    True,
+)
 OPCHECK_CASES["soft_pool"] = (_POOL_X, [3, 3], [2, 2], [1, 1])
 _POOL_OUT, _POOL_LSE = torch.ops.geo3d.soft_pool(_POOL_X.detach(), [3, 3], [2, 2], [1, 1])
 OPCHECK_CASES["soft_pool_backward"] = (
@@ -195,7 +215,17 @@ def garbage_cases():
         lambda: op.voxelize(torch.rand(5, 4), [1.0, 1.0], [0.0, 0, 0, 1, 1, 1], 2, 3),
         lambda: op.voxelize(torch.rand(5, 4), [1.0, 1.0, 1.0], [0.0, 0, 0, 1, 1, 1], 0, 3),
         lambda: op.dynamic_voxelize(torch.rand(5, 2), [1.0, 1.0, 1.0], [0.0, 0, 0, 1, 1, 1]),
+        lambda: op.kitti_statistics(*_kitti_with(gt_ptr=long(0, 5)), *_KITTI_TAIL),
+        lambda: op.kitti_statistics(*_kitti_with(overlap_ptr=long(0, 99)), *_KITTI_TAIL),
+        lambda: op.kitti_statistics(*_kitti_with(dt_ptr=long(1, 2)), *_KITTI_TAIL),
     ]
+
+
+_KITTI_TAIL = (torch.zeros(1, dtype=torch.float64), 0.5, True, False)
+
+
+def _kitti_with(**changes):
+    return tuple({**_KITTI, **changes}.values())
 
 
 @pytest.mark.parametrize("case", range(len(garbage_cases())))
