@@ -12,6 +12,15 @@ the class heatmap and the regression of the sub-cell centre offset, z, log sizes
   ``RegLossCenterNet``).
 - Decoding (:meth:`CenterHead.decode`): the top-K heatmap peaks over all classes, a score
   threshold, the centre range, and rotated NMS per scene (:func:`geo3d.ops.nms_bev`).
+
+Headings (``heading=``): ``"sincos"`` (CenterPoint) regresses ``(cos h, sin h)``. Where an
+object's front cannot be told from its back (a car whose shape is nearly symmetric seen
+from one side), that regression pulls the vector towards zero and the decoded angle goes
+anywhere: measured on ``synthetic_lidar``, 59 % of the validation cars came out more than
+0.1 rad off their axis. ``"axis_direction"`` follows the PointPillars and SECOND papers
+instead: the axis is regressed as ``(cos 2h, sin 2h)`` (the same for ``h`` and ``h + pi``)
+and a two-bin direction classifier (cross-entropy, weight ``dir_weight``, 0.2 in SECOND)
+picks between ``h`` and ``h + pi``; IoU never depends on that choice.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from geo3d.structures.voxels import VoxelGrid
 
 # channels of each regression branch: offset (x, y), z, log (dx, dy, dz), (cos, sin)
 REGRESSION = {"center": 2, "center_z": 1, "dim": 3, "rot": 2}
+HEADINGS = ("sincos", "axis_direction")
 HEATMAP_BIAS = -2.19  # CenterNet's prior: sigmoid(-2.19) = 0.1
 
 
@@ -65,6 +75,9 @@ class CenterHead(nn.Module):
         loc_weight: the regression loss's weight (2 in OpenPCDet's KITTI and Waymo CenterPoint
             configs; its nuScenes configs use 0.25).
         min_overlap, min_radius: the gaussian's radius (0.1 and 2, OpenPCDet).
+        heading: ``"sincos"`` (CenterPoint) or ``"axis_direction"`` (module docstring); the
+            latter adds two direction logits after the 8 regression channels.
+        dir_weight: the direction classifier's loss weight (``axis_direction``).
     """
 
     def __init__(
@@ -78,8 +91,14 @@ class CenterHead(nn.Module):
         loc_weight: float = 2.0,
         min_overlap: float = 0.1,
         min_radius: int = 2,
+        heading: str = "sincos",
+        dir_weight: float = 0.2,
     ):
         super().__init__()
+        if heading not in HEADINGS:
+            raise ValueError(f"'heading' must be one of {HEADINGS} (got {heading!r})")
+        self.heading, self.dir_weight = heading, dir_weight
+        self.branches = dict(REGRESSION, **({"dir": 2} if heading == "axis_direction" else {}))
         self.num_classes, self.grid, self.stride = num_classes, grid, stride
         self.shared = nn.Sequential(
             nn.Conv2d(in_channels, head_channels, 3, padding=1, bias=False),
@@ -88,7 +107,7 @@ class CenterHead(nn.Module):
         )
         self.heatmap = _branch(head_channels, num_classes, HEATMAP_BIAS)
         self.regression = nn.ModuleDict(
-            {k: _branch(head_channels, c) for k, c in REGRESSION.items()}
+            {k: _branch(head_channels, c) for k, c in self.branches.items()}
         )
         self.register_buffer("code_weights", torch.tensor(code_weights, dtype=torch.float32))
         self.loc_weight, self.min_overlap, self.min_radius = loc_weight, min_overlap, min_radius
@@ -98,16 +117,19 @@ class CenterHead(nn.Module):
 
     def forward(self, bev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.shared(bev)
-        return self.heatmap(x), torch.cat([self.regression[k](x) for k in REGRESSION], dim=1)
+        return self.heatmap(x), torch.cat([self.regression[k](x) for k in self.branches], dim=1)
 
     # -- training targets and loss ------------------------------------------------------------
     def targets(self, boxes: torch.Tensor, labels: torch.Tensor, num_boxes: torch.Tensor):
         """``boxes (B, M, 7)`` padded, ``labels (B, M)`` (``-1`` padding), ``num_boxes (B,)``
-        -> ``(heatmap (B, K, H, W), regression (B, M, 8), index (B, M), mask (B, M))``."""
+        -> ``(heatmap (B, K, H, W), regression (B, M, 8), index (B, M), mask (B, M))``; with
+        ``axis_direction`` the regression's last two channels are ``(cos 2h, sin 2h)`` and it
+        has a ninth: the direction bin (0: ``h`` within pi/2 of the axis angle, else 1)."""
         batch, max_boxes = boxes.shape[:2]
         height, width = self.feature_shape
         heatmap = boxes.new_zeros((batch, self.num_classes, height, width))
-        target = boxes.new_zeros((batch, max_boxes, 8))
+        axis = self.heading == "axis_direction"
+        target = boxes.new_zeros((batch, max_boxes, 9 if axis else 8))
         index = torch.zeros((batch, max_boxes), dtype=torch.int64, device=boxes.device)
         mask = torch.zeros((batch, max_boxes), dtype=torch.bool, device=boxes.device)
         x_min, y_min = self.grid.point_range[0], self.grid.point_range[1]
@@ -123,18 +145,15 @@ class CenterHead(nn.Module):
                     continue
                 radius = object_radius(dx, dy, self.cell[0], self.min_overlap, self.min_radius)
                 draw_gaussian(heatmap[b, label], (ix, iy), radius)
-                target[b, m] = boxes.new_tensor(
-                    [
-                        cx - ix,
-                        cy - iy,
-                        z,
-                        math.log(dx),
-                        math.log(dy),
-                        math.log(dz),
-                        math.cos(heading),
-                        math.sin(heading),
-                    ]
-                )
+                code = [cx - ix, cy - iy, z, math.log(dx), math.log(dy), math.log(dz)]
+                if axis:
+                    angle = math.atan2(math.sin(2 * heading), math.cos(2 * heading)) / 2
+                    turn = (heading - angle + math.pi) % (2 * math.pi) - math.pi
+                    code += [math.cos(2 * heading), math.sin(2 * heading)]
+                    code.append(float(abs(turn) > math.pi / 2))
+                else:
+                    code += [math.cos(heading), math.sin(heading)]
+                target[b, m] = boxes.new_tensor(code)
                 index[b, m], mask[b, m] = iy * width + ix, True
         return heatmap, target, index, mask
 
@@ -147,13 +166,19 @@ class CenterHead(nn.Module):
         flat = regression.reshape(batch, channels, -1).transpose(1, 2)  # (B, H * W, 8)
         picked = torch.gather(flat, 1, index[..., None].expand(-1, -1, channels))  # (B, M, 8)
         weight = mask[..., None].to(picked.dtype)
-        l1 = (picked - target).abs() * weight
+        l1 = (picked[..., :8] - target[..., :8]).abs() * weight
         loc_loss = (l1.sum(dim=(0, 1)) / weight.sum().clamp(min=1) * self.code_weights).sum()
-        return {
-            "loss": cls_loss + self.loc_weight * loc_loss,
-            "cls_loss": cls_loss,
-            "loc_loss": loc_loss,
-        }
+        losses = {"cls_loss": cls_loss, "loc_loss": loc_loss}
+        total = cls_loss + self.loc_weight * loc_loss
+        if self.heading == "axis_direction":
+            bins = target[..., 8].long()
+            ce = nn.functional.cross_entropy(
+                picked[..., 8:10].reshape(-1, 2), bins.reshape(-1), reduction="none"
+            )
+            dir_loss = (ce * mask.reshape(-1).to(ce.dtype)).sum() / weight.sum().clamp(min=1)
+            losses["dir_loss"] = dir_loss
+            total = total + self.dir_weight * dir_loss
+        return {"loss": total, **losses}
 
     # -- inference -----------------------------------------------------------------------------
     @torch.no_grad()
@@ -184,6 +209,8 @@ class CenterHead(nn.Module):
         y = (iy + picked[..., 1]) * self.cell[1] + self.grid.point_range[1]
         sizes = picked[..., 3:6].clamp(max=10).exp()
         heading = torch.atan2(picked[..., 7], picked[..., 6])
+        if self.heading == "axis_direction":
+            heading = heading / 2 + math.pi * (picked[..., 9] > picked[..., 8]).to(heading.dtype)
         boxes = torch.stack(
             [x, y, picked[..., 2], sizes[..., 0], sizes[..., 1], sizes[..., 2], heading], -1
         )

@@ -68,7 +68,8 @@ class PointPillars(Pipeline):
 
     ``max_points_per_pillar`` and ``max_pillars`` (a count, or ``(training, evaluation)``
     counts per scene) cap the pillars as hard voxelization does (OpenPCDet's KITTI config:
-    32 and ``(16000, 40000)``); by default every point is kept (dynamic pillars)."""
+    32 and ``(16000, 40000)``); by default every point is kept (dynamic pillars).
+    ``heading`` is the head's heading code (:class:`~geo3d.heads.CenterHead`)."""
 
     def __init__(
         self,
@@ -88,6 +89,7 @@ class PointPillars(Pipeline):
         loc_weight: float = 2.0,
         max_points_per_pillar: int | None = None,
         max_pillars=None,
+        heading: str = "sincos",
     ):
         grid = VoxelGrid(voxel_size, point_range)
         encoder = PillarEncoder(
@@ -113,6 +115,7 @@ class PointPillars(Pipeline):
             stride=neck.stride,
             head_channels=head_channels,
             loc_weight=loc_weight,
+            heading=heading,
         )
         super().__init__(encoder, head, neck=neck, loss_fn=self._loss, predict_fn=self._decode)
         self.decode_options = {

@@ -31,8 +31,10 @@ def boxes_and_labels():
     return boxes, labels, torch.tensor([2, 1])
 
 
-def test_targets_decode_back_to_the_boxes():
-    head = CenterHead(384, 3, GRID, stride=2)
+@pytest.mark.parametrize("heading", ["sincos", "axis_direction"])
+def test_targets_decode_back_to_the_boxes(heading):
+    head = CenterHead(384, 3, GRID, stride=2, heading=heading)
+    channels = 8 if heading == "sincos" else 10
     assert head.feature_shape == (64, 64)
     boxes, labels, counts = boxes_and_labels()
     heatmap, target, index, mask = head.targets(boxes, labels, counts)
@@ -40,12 +42,15 @@ def test_targets_decode_back_to_the_boxes():
     assert int((heatmap == 1).sum()) == 3 and heatmap.max() == 1
     # the perfect outputs: peaks only where the objects are, the targets at their cells
     logits = torch.where(heatmap == 1, 10.0, -10.0)
-    regression = torch.zeros(2, 8, 64 * 64)
+    regression = torch.zeros(2, channels, 64 * 64)
     for b in range(2):
         for m in range(3):
             if mask[b, m]:
-                regression[b, :, index[b, m]] = target[b, m]
-    decoded = head.decode((logits, regression.view(2, 8, 64, 64)))
+                regression[b, :8, index[b, m]] = target[b, m, :8]
+                if heading == "axis_direction":  # confident direction logits for the bin
+                    regression[b, 8 + int(target[b, m, 8]), index[b, m]] = 20.0
+    regression = regression.view(2, channels, 64, 64)
+    decoded = head.decode((logits, regression))
     for b in range(2):
         got, n = decoded[b], int(counts[b])
         by_label = labels[b, :n].argsort()  # each scene has one object per class here
@@ -56,12 +61,21 @@ def test_targets_decode_back_to_the_boxes():
         )
         turn = got["boxes"][order, 6] - boxes[b, :n][by_label, 6]
         assert torch.allclose(torch.cos(turn), torch.ones_like(turn), atol=1e-6)
-    assert (
-        head.loss((logits, regression.view(2, 8, 64, 64)), (heatmap, target, index, mask))[
-            "loc_loss"
-        ]
-        == 0
-    )
+    losses = head.loss((logits, regression), (heatmap, target, index, mask))
+    assert losses["loc_loss"] == 0
+    if heading == "axis_direction":
+        assert 0 <= float(losses["dir_loss"]) < 1e-6
+
+
+def test_axis_targets_share_the_axis_of_opposite_headings():
+    head = CenterHead(384, 3, GRID, stride=2, heading="axis_direction")
+    boxes = torch.tensor([[[5.0, 2.0, -1.0, 3.9, 1.6, 1.5, h]] for h in (0.4, 0.4 + math.pi)])
+    labels, counts = torch.zeros(2, 1, dtype=torch.int64), torch.ones(2, dtype=torch.int64)
+    _, target, _, _ = head.targets(boxes, labels, counts)
+    torch.testing.assert_close(target[0, 0, :8], target[1, 0, :8], atol=1e-6, rtol=0)
+    assert sorted(target[:, 0, 8].tolist()) == [0.0, 1.0]
+    with pytest.raises(ValueError, match="'heading' must be one of"):
+        CenterHead(384, 3, GRID, heading="quaternion")
 
 
 def test_focal_loss_by_hand():
