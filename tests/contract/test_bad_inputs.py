@@ -19,8 +19,8 @@ import pytest
 import torch
 
 from geo3d import ops
+from geo3d.data import SceneView, io
 from geo3d.data import datasets as D
-from geo3d.data import io
 from geo3d.engine import load_config
 from geo3d.pooling import (
     AttentionPool,
@@ -97,6 +97,28 @@ def config_file(tmp_path, **sections):
 
 def bad_config(**sections):
     return lambda tmp: load_config(config_file(tmp, **sections))
+
+
+class _TinyScenes(torch.utils.data.Dataset):
+    """Two scenes of 40 points, each with one car box holding 20 of them (or none)."""
+
+    classes = ["Car"]
+
+    def __init__(self, boxes: bool = True):
+        self.boxes = boxes
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        points = torch.cat([torch.rand(20, 4) * 0.5 + index * 10, torch.rand(20, 4) + 40])
+        box = torch.tensor([[index * 10 + 0.25, 0.25, 0.25, 1.0, 1.0, 1.0, 0.0]])
+        count = 1 if self.boxes else 0
+        return {
+            "points": points,
+            "boxes": box[:count],
+            "box_labels": torch.zeros(count, dtype=torch.int64),
+        }
 
 
 def kitti_frame(tmp_path, label=GOOD_LABEL, calib=KITTI_CALIB, cloud=True):
@@ -368,6 +390,39 @@ ROWS = {
             lambda t: ops.box_iou_bev(torch.zeros(1, 7), torch.zeros(1, 7)),
             ("ok", lambda r: float(r) == 0.0),
         ),
+        (
+            "KITTI statistics with overlaps for the wrong number of boxes",
+            lambda t: torch.ops.geo3d.kitti_statistics(
+                torch.zeros(3, dtype=torch.float64),
+                torch.tensor([0, 3]),
+                torch.tensor([0, 2]),
+                torch.tensor([0, 2]),
+                torch.zeros(2, dtype=torch.int64),
+                torch.zeros(2, dtype=torch.int64),
+                torch.zeros(2, dtype=torch.float64),
+                torch.zeros(2, dtype=torch.float64),
+                torch.zeros(2, dtype=torch.float64),
+                torch.zeros(0, dtype=torch.float64),
+                torch.tensor([0, 0]),
+                torch.zeros(1, dtype=torch.float64),
+                0.5,
+                True,
+                False,
+            ),
+            (RuntimeError, "has 3 overlaps for 2 detections x 2 ground-truth boxes"),
+        ),
+    ],
+    "ops.unique_rows": [
+        (
+            "float rows",
+            lambda t: ops.unique_rows(torch.rand(4, 3)),
+            (ValueError, "'rows' must be an integer tensor"),
+        ),
+        (
+            "rows that overflow a linear key",
+            lambda t: ops.unique_rows(torch.tensor([[0, 2**62], [2**62, 0], [0, 2**62]])),
+            ("ok", lambda r: r.tolist() == [[0, 2**62], [2**62, 0]]),
+        ),
     ],
     "structures": [
         (
@@ -519,6 +574,23 @@ ROWS = {
             (ValueError, "OBJ_XX"),
         ),
     ],
+    "data.scene_views": [
+        (
+            "an unknown scene augmentation",
+            lambda t: SceneView(_TinyScenes(), ["flip", "mixup"]),
+            (ValueError, "unknown scene augmentations ['mixup']"),
+        ),
+        (
+            "ground-truth sampling of a class the data set lacks",
+            lambda t: SceneView(_TinyScenes(), ["gt_sampling"], sample_groups={"Truck": 3}),
+            (ValueError, "sample_groups names ['Truck'], not classes"),
+        ),
+        (
+            "ground-truth sampling of scenes without objects",
+            lambda t: SceneView(_TinyScenes(boxes=False), ["gt_sampling"], progress=False),
+            (ValueError, "no labelled object with at least 5 points"),
+        ),
+    ],
     "pooling": [
         (
             "unknown pooling",
@@ -561,6 +633,20 @@ ROWS = {
             "odd official VFE width",
             lambda t: VoxelFeatureEncoder(4, (7, 8), [1, 1, 1], [0, 0, 0, 4, 4, 4]),
             (ValueError, "even"),
+        ),
+        (
+            "a pillar cap of zero points",
+            lambda t: VoxelFeatureEncoder(
+                4, (8,), [1, 1, 4], [0, 0, -2, 4, 4, 2], max_points_per_voxel=0
+            ),
+            (ValueError, "'max_points_per_voxel' must be >= 1"),
+        ),
+        (
+            "three pillar caps",
+            lambda t: VoxelFeatureEncoder(
+                4, (8,), [1, 1, 4], [0, 0, -2, 4, 4, 2], max_voxels=(10, 20, 30)
+            ),
+            (ValueError, "(training, evaluation) counts"),
         ),
         (
             "more ranks than points",
