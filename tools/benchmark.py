@@ -5,6 +5,8 @@
     python tools/benchmark.py mesh [--repeats 3]       # MeshCNN preparation and pooling
     python tools/benchmark.py pooling [--repeats 3]    # SoftPool grids, attention over voxels
     python tools/benchmark.py boxes [--repeats 3]      # rotated IoU, NMS, points in boxes
+    python tools/benchmark.py detector [--config configs/pointpillars_synthetic.yaml]
+                                                       # training scenes/s, latency per scene
 
 Each row times one op at one size with geo3d (CPU, and CUDA where present) and with
 every peer that is installed, in the same run, and prints the ratio of the best peer's
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from bench_boxes import bench_boxes, bench_kitti_eval
+from bench_detector import bench_detector
 from bench_mesh import (  # noqa: F401  (BUNNY, VARIANT_MESHES: for the tests)
     BUNNY,
     VARIANT_MESHES,
@@ -38,6 +41,11 @@ from geo3d import ops
 from geo3d.engine.cli import tool_parser
 
 KITTI_RANGE = [0.0, -40.0, -3.0, 70.4, 40.0, 1.0]
+DEFAULT_DETECTOR_CONFIG = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "configs",
+    "pointpillars_synthetic.yaml",
+)
 
 
 @dataclass
@@ -369,7 +377,14 @@ def print_table(rows: list[Row], markdown: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = tool_parser(__doc__)
     parser.add_argument(
-        "suite", choices=["ops", "models", "mesh", "pooling", "boxes"], help="what to benchmark"
+        "suite",
+        choices=["ops", "models", "mesh", "pooling", "boxes", "detector"],
+        help="what to benchmark",
+    )
+    parser.add_argument(
+        "--config",
+        default=DEFAULT_DETECTOR_CONFIG,
+        help="detector: the detection config to time",
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per cell (median)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -390,6 +405,17 @@ def main(argv: list[str] | None = None) -> int:
         print(header + "\n" + "-" * len(header))
         for model, what, ms, rate in rows:
             print(f"{model:10} {what:24} {ms:13.0f} {rate:9.1f}")
+        return 0
+    if args.suite == "detector":
+        print(
+            f"{args.config}: training with the config's batch size; inference one scene at a time"
+        )
+        print("| pillar pooling | training scenes/s | inference ms per scene | parameters |")
+        print("|---|---|---|---|")
+        for pooling, rate, latency, parameters in bench_detector(
+            args.config, args.repeats, args.quick
+        ):
+            print(f"| {pooling} | {rate:.2f} | {latency:.0f} | {parameters:,} |")
         return 0
     if args.suite == "boxes":
         print("| op | size | geo3d CPU ms | peer | peer ms | peer / geo3d |")

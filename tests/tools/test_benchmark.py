@@ -67,3 +67,15 @@ def test_boxes_benchmark_compares_with_its_peers(tool):
     rows = tool.bench_boxes(repeats=1, quick=True)
     assert [name for name, *_ in rows] == ["box_iou_bev", "nms_bev", "points_in_boxes"]
     assert all(ms > 0 and (peer_ms is None or peer_ms > 0) for _, _, ms, _, peer_ms in rows)
+
+
+def test_kitti_eval_benchmark_agrees_with_the_python_loop(tool):
+    rows, agree = tool.bench_kitti_eval(quick=True)
+    assert agree and rows[0][0] == "kitti_eval" and rows[0][2] > 0 and rows[0][4] > 0
+
+
+def test_detector_benchmark_times_every_pooling(tool, tmp_path, monkeypatch):
+    monkeypatch.setenv("GEO3D_CACHE", str(tmp_path))
+    rows = tool.bench_detector(tool.DEFAULT_DETECTOR_CONFIG, repeats=1, quick=True)
+    assert [pooling for pooling, *_ in rows] == ["max", "soft", "attention"]
+    assert all(rate > 0 and latency > 0 and parameters > 0 for _, rate, latency, parameters in rows)
