@@ -110,3 +110,35 @@ def test_labels_project_through_a_pinhole_camera():
     placed = project_labels([front, behind], intrinsic, extrinsic)
     assert len(placed) == 1 and placed[0][2] is front
     assert placed[0][:2] == pytest.approx((55.0, 50.0))
+
+
+def test_kitti_config_trains_a_step_on_real_frames(shared_data, tmp_path):
+    """configs/pointpillars_kitti.yaml on the shared KITTI frames, laid out as KITTI with
+    ImageSets: the capped pillars hold at most 32 points, and a training step with every
+    augmentation runs and lowers nothing to NaN."""
+    training = os.path.join(shared_data, "kitti", "training")
+    if not os.path.isdir(training):
+        pytest.skip(f"{training} is not here")
+    root = tmp_path / "kitti"
+    (root / "ImageSets").mkdir(parents=True)
+    os.symlink(training, root / "training")
+    frames = sorted(f[:-4] for f in os.listdir(os.path.join(training, "velodyne")))
+    (root / "ImageSets" / "train.txt").write_text("\n".join(frames[:2]) + "\n")
+    (root / "ImageSets" / "val.txt").write_text("\n".join(frames[2:]) + "\n")
+    config = load_config(
+        os.path.join(ROOT, "configs", "pointpillars_kitti.yaml"), [f"data.root={root}"]
+    )
+    data = build_dataset("kitti", root=str(root), augment=config.data.augment)
+    assert len(data.train) == 2 and data.train.database is not None
+    torch.manual_seed(0)
+    model = create_model("pointpillars", num_classes=3, **config.model.options)
+    batch = data.collate_fn([data.train[0], data.train[1]])
+    vfe = model.encoder.vfe
+    assert vfe.max_points_per_voxel == 32 and vfe.max_voxels == (16000, 40000)
+    inputs = (batch["points"], batch["batch"], torch.tensor(2))
+    targets = (batch["boxes"], batch["box_labels"], batch["num_boxes"])
+    loss = model.loss(model(*inputs), targets)["loss"]
+    loss.backward()
+    assert torch.isfinite(loss)
+    features, pillars = vfe(batch["points"], batch["batch"])
+    assert features.shape[0] == pillars.shape[0] <= 2 * 16000
