@@ -64,6 +64,36 @@ def project_labels(labels: list[Label], intrinsic: np.ndarray, extrinsic: np.nda
     return placed
 
 
+# Open3D's legacy view defaults: a 60 degree vertical field of view and zoom 0.7.
+FIELD_OF_VIEW_DEG, DEFAULT_ZOOM = 60.0, 0.7
+
+
+def view_camera(geometries, view: dict, width: int, height: int):
+    """``(intrinsic (3, 3), extrinsic (4, 4))`` of the pinhole camera Open3D's legacy view
+    control builds from ``front``, ``lookat``, ``up`` and ``zoom`` (defaults: looking down
+    -z at the geometries' bounding-box centre, zoom 0.7): the eye sits at ``lookat + front *
+    zoom * max_extent / tan(fov / 2)``; camera axes x right, y down, z forward."""
+    low = np.min([g.get_min_bound() for g in geometries], axis=0)
+    high = np.max([g.get_max_bound() for g in geometries], axis=0)
+    front = np.asarray(view.get("front", (0.0, 0.0, 1.0)), dtype=np.float64)
+    front = front / np.linalg.norm(front)
+    lookat = np.asarray(view.get("lookat", (low + high) / 2), dtype=np.float64)
+    up = np.asarray(view.get("up", (0.0, 1.0, 0.0)), dtype=np.float64)
+    half_fov = np.radians(FIELD_OF_VIEW_DEG) / 2
+    distance = view.get("zoom", DEFAULT_ZOOM) * float(np.max(high - low)) / np.tan(half_fov)
+    eye = lookat + front * distance
+    forward = -front
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    extrinsic = np.eye(4)
+    extrinsic[:3, :3] = np.stack([right, down, forward])
+    extrinsic[:3, 3] = -extrinsic[:3, :3] @ eye
+    focal = (height / 2) / np.tan(half_fov)
+    intrinsic = np.array([[focal, 0, width / 2 - 0.5], [0, focal, height / 2 - 0.5], [0, 0, 1]])
+    return intrinsic, extrinsic
+
+
 def _write_labels(path: str, placed) -> None:
     from PIL import Image, ImageDraw
 
@@ -209,7 +239,22 @@ def render(geometries, path: str, width: int = 1280, height: int = 720, view=Non
         options = visualizer.get_render_option()
         options.point_size = point_size
         options.background_color = np.array([1.0, 1.0, 1.0])
-        if view:
+        camera = None
+        if labels:
+            # Open3D's convert_to_pinhole_camera_parameters() reads back a camera that does
+            # not match the rendered one after set_lookat (measured: the lookat point
+            # projected 300 px off the image centre), so the camera is built here and set
+            # explicitly: rendering and label projection then use the same numbers.
+            camera = view_camera(geometries, view or {}, width, height)
+            parameters = o3d.camera.PinholeCameraParameters()
+            parameters.intrinsic = o3d.camera.PinholeCameraIntrinsic(
+                width, height, camera[0][0, 0], camera[0][1, 1], camera[0][0, 2], camera[0][1, 2]
+            )
+            parameters.extrinsic = camera[1]
+            visualizer.get_view_control().convert_from_pinhole_camera_parameters(
+                parameters, allow_arbitrary=True
+            )
+        elif view:
             control = visualizer.get_view_control()
             for key, setter in (
                 ("front", control.set_front),
@@ -228,11 +273,8 @@ def render(geometries, path: str, width: int = 1280, height: int = 720, view=Non
         if not os.path.exists(path):
             raise RuntimeError(f"Open3D could not write {path}")
         if labels:
-            camera = visualizer.get_view_control().convert_to_pinhole_camera_parameters()
-            placed = project_labels(
-                labels, np.asarray(camera.intrinsic.intrinsic_matrix), np.asarray(camera.extrinsic)
-            )
-            _write_labels(path, placed)
+            intrinsic, extrinsic = camera
+            _write_labels(path, project_labels(labels, intrinsic, extrinsic))
     finally:
         visualizer.destroy_window()
     return path

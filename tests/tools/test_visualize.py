@@ -92,3 +92,31 @@ def test_model_pictures_of_a_classifier_and_a_segmenter(shared_data, tmp_path):
     out = tmp_path / "model.png"
     vis.render(geometries, str(out), 320, 240)
     assert 0.002 < drawn_fraction(out) < 0.9
+
+
+def test_labels_land_where_the_rendered_geometry_is(tmp_path):
+    """The camera used for the labels is the one the picture was rendered with: a red
+    box's pixels centre where view_camera projects the box centre."""
+    pytest.importorskip("open3d")
+    import torch
+    from PIL import Image
+
+    from geo3d import vis
+    from geo3d.vis.scene import Label, project_labels, view_camera
+
+    box = torch.tensor([[30.0, -12.0, -1.0, 4.0, 4.0, 2.0, 0.0]])
+    frame = torch.tensor([[0.0, 0.0, -1.0, 100.0, 70.0, 0.2, 0.0]])  # sets the extent
+    view = {"front": [-0.6, 0.0, 0.8], "lookat": [20.0, 0.0, 0.0], "up": [1.0, 0.0, 0.0]}
+    view["zoom"] = 0.25
+    geometries = [vis.box_lines(box, (1.0, 0.0, 0.0)), vis.box_lines(frame, (0.0, 0.0, 1.0))]
+    intrinsic, extrinsic = view_camera(geometries, view, 600, 400)
+    ((u, v, _),) = project_labels([Label((30.0, -12.0, -1.0), "x")], intrinsic, extrinsic)
+    # With a label (geo3d's camera set explicitly) and without (Open3D's own view control):
+    # the same framing, and the box where the label's projection says.
+    for name, extra in (("labelled", [Label((30.0, -12.0, -1.0), "x")]), ("plain", [])):
+        out = tmp_path / f"{name}.png"
+        vis.render(geometries + extra, str(out), 600, 400, view=view)
+        pixels = np.asarray(Image.open(out).convert("RGB")).astype(int)
+        red = (pixels[..., 0] > 180) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
+        rows, columns = np.nonzero(red)
+        assert abs(columns.mean() - u) < 12 and abs(rows.mean() - v) < 12, name
