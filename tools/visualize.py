@@ -73,7 +73,8 @@ def model_geometries(args) -> tuple[list, str]:
     model.eval()
     dataset = {"train": data.train, "val": data.val, "test": data.test}[args.split]
     if config.data.task == "detection":
-        return vis.detection_views(model, data.collate_fn([dataset[args.index]]), data.classes)
+        batch = data.collate_fn([dataset[args.index]])
+        return vis.detection_views(model, batch, data.classes, min_score=args.min_score)
     dataset.augment = []
     sample = dataset[args.index]
     (features, mesh), targets = collate_mesh_samples([sample])
@@ -186,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--config", help="model: the experiment config")
     parser.add_argument("--checkpoint", help="model: a checkpoint of that config")
+    parser.add_argument(
+        "--min-score",
+        type=float,
+        default=0.3,
+        help="model (detectors): draw predictions scoring at least this",
+    )
     parser.add_argument("--out", help="write this PNG instead of opening a window")
     parser.add_argument("--size", default="1280x720", help="PNG size, WIDTHxHEIGHT")
     args = parser.parse_args(argv)

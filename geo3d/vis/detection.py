@@ -12,12 +12,17 @@ TRUTH = (0.9, 0.1, 0.1)
 
 
 @torch.no_grad()
-def detection_views(model, batch: dict, classes: list[str], scene: int = 0) -> tuple[list, str]:
+def detection_views(
+    model, batch: dict, classes: list[str], scene: int = 0, min_score: float = 0.0
+) -> tuple[list, str]:
     """``(geometries, title)`` for scene ``scene`` of a :func:`geo3d.data.collate.collate_scenes`
     batch: points, true boxes, the model's predictions with their class and score as
-    :class:`~geo3d.vis.scene.Label` texts, and counts per class in the title."""
+    :class:`~geo3d.vis.scene.Label` texts, and counts per class in the title; predictions
+    scoring below ``min_score`` are left out of the picture and the counts."""
     inputs = (batch["points"], batch["batch"], torch.tensor(batch["num_boxes"].shape[0]))
     found = model.predict(model(*inputs))[scene]
+    shown = found["scores"] >= min_score
+    found = {key: value[shown] for key, value in found.items()}
     points = batch["points"][batch["batch"] == scene]
     n = int(batch["num_boxes"][scene])
     geometries = [point_geometry(points[:, :3]), box_lines(batch["boxes"][scene, :n], TRUTH)]
