@@ -92,8 +92,8 @@ KITTI_NAMES = ("Car", "Car", "Car", "Pedestrian", "Cyclist", "Van", "DontCare")
 
 
 def random_kitti_annos(frames: int, seed: int) -> tuple[list[dict], list[dict]]:
-    """KITTI-like camera-frame annotations and noisy detections (about 6 objects and 12
-    detections per frame, like a trained detector on KITTI val)."""
+    """KITTI-like camera-frame annotations and noisy detections (about 6 objects and 8
+    detections per frame)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
