@@ -9,6 +9,9 @@ The names and their settings are OpenPCDet's KITTI ones (``DATA_AUGMENTOR`` of
 - ``flip``: mirror y with probability 0.5 (``random_world_flip`` along x).
 - ``rotate``: rotate the scene about z by U(-pi/4, pi/4) (``random_world_rotation``).
 - ``scale``: scale the scene by U(0.95, 1.05) (``random_world_scaling``).
+- ``translate``: shift the scene by U(-0.5, 0.5) m per axis (OpenPCDet's KITTI configs do
+  not translate; its ``random_world_translation`` draws N(0, std) per axis, geo3d's
+  transform draws uniformly, bounded so no object leaves a range by surprise).
 
 They are applied in the order the config lists them (OpenPCDet's order is the one above).
 """
@@ -26,6 +29,7 @@ SCENE_AUGMENTATIONS = {
     "flip": lambda: T.RandomFlip(("y",)),
     "rotate": lambda: T.RandomRotation(math.pi / 4),
     "scale": lambda: T.RandomScale(0.95, 1.05, anisotropic=False),
+    "translate": lambda: T.RandomTranslate(0.5),
 }
 
 

@@ -34,7 +34,7 @@ class DataConfig:
     augment: list[str] = field(
         default_factory=list
     )  # points: scale, translate, rotate_z, jitter, dropout, shuffle; meshes: scale_verts,
-    # flip_edges, slide_verts; scenes: gt_sampling, flip, rotate, scale
+    # flip_edges, slide_verts; scenes: gt_sampling, flip, rotate, scale, translate
     augment_options: dict[str, float] = field(default_factory=dict)  # meshes: their amounts
     features: str = "official"  # MeshCNN edge features: official (+0.1 divisions) or exact
     frames: int | None = None  # synthetic_lidar: frames per split (None: its defaults)

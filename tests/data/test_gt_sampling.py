@@ -143,7 +143,7 @@ def test_sampling_is_seeded(scenes):
     )
 
 
-@pytest.mark.parametrize("name", ["flip", "rotate", "scale"])
+@pytest.mark.parametrize("name", ["flip", "rotate", "scale", "translate"])
 def test_world_augmentations_keep_points_in_their_boxes(scenes, name):
     view = SceneView(scenes, [name], seed=0, progress=False)
     for index in range(3):
@@ -162,4 +162,4 @@ def test_scene_view_refuses_unknown_names_and_classes(scenes):
         GroundTruthSampler(database, {"Truck": 5})
     with pytest.raises(ValueError, match="must be >= 0"):
         GroundTruthSampler(database, {"Car": -1})
-    assert set(SCENE_AUGMENTATIONS) == {"gt_sampling", "flip", "rotate", "scale"}
+    assert set(SCENE_AUGMENTATIONS) == {"gt_sampling", "flip", "rotate", "scale", "translate"}
