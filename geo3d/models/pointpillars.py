@@ -4,7 +4,9 @@ per-pillar pooling is chosen by name (``max`` as the paper, ``soft``, or PVTrans
 point-to-voxel ``attention``), the scatter to the BEV canvas, SECOND's BEV backbone with
 FPN-style upsampling, and the centre heatmap head.
 
-``forward(points (P, C), batch (P,), scenes ())`` -> ``(heatmap logits, regression)``;
+``forward(points (P, C), batch (P,), scenes ())`` -> ``(heatmap logits, regression)``, with
+the pillar assignment (points to pillars, caps) in ``preprocess`` and everything after it
+tensors in, tensors out;
 ``loss(outputs, (boxes (B, M, 7), labels (B, M), num_boxes (B,)))``; ``predict(outputs)`` ->
 per-scene ``{"boxes", "scores", "labels"}``. Pillars are packed segments pooled by a segment
 reduction, dynamic (every point kept, as DSVT's dynamic VFE) unless capped as the paper's hard
@@ -21,7 +23,7 @@ from geo3d.models.pipeline import Pipeline
 from geo3d.models.registry import register_model
 from geo3d.necks.bev_backbone import BEVBackbone
 from geo3d.necks.bev_scatter import BEVScatter, bev_indices
-from geo3d.pooling.voxel_encoder import VoxelFeatureEncoder
+from geo3d.pooling.voxel_encoder import VoxelAssigner, VoxelFeatureEncoder
 from geo3d.structures.voxels import VoxelGrid
 
 # OpenPCDet's PointPillars KITTI grid.
@@ -29,8 +31,23 @@ KITTI_RANGE = (0.0, -39.68, -3.0, 69.12, 39.68, 1.0)
 PILLAR_SIZE = (0.16, 0.16, 4.0)
 
 
+class PillarAssignment(nn.Module):
+    """The pipeline's ``preprocess``: ``(points (P, C), batch (P,), scenes ()) -> (points,
+    coords, index, pillars, scenes)``, the encoder's :class:`VoxelAssigner` (no parameters)
+    with the scene count passed along."""
+
+    def __init__(self, assigner: VoxelAssigner):
+        super().__init__()
+        self.assigner = assigner
+
+    def forward(self, points: torch.Tensor, batch: torch.Tensor, scenes: torch.Tensor):
+        return (*self.assigner(points, batch), scenes)
+
+
 class PillarEncoder(nn.Module):
-    """``(points (P, C), batch (P,), scenes ()) -> canvas (B, channels, ny, nx)``."""
+    """``(points (P', C), coords (P', 3), index (P',), pillars (V, 4), scenes ()) -> canvas
+    (B, channels, ny, nx)``: the pillar features of assigned points (:class:`PillarAssignment`
+    does the index work), scattered to the canvas."""
 
     def __init__(
         self,
@@ -56,8 +73,8 @@ class PillarEncoder(nn.Module):
         )
         self.scatter = BEVScatter(grid, self.vfe.out_channels)
 
-    def forward(self, points: torch.Tensor, batch: torch.Tensor, scenes: torch.Tensor):
-        features, pillars = self.vfe(points, batch)
+    def forward(self, points, coords, index, pillars, scenes: torch.Tensor):
+        features, pillars = self.vfe.encode(points, coords, index, pillars)
         num_scenes = int(scenes)
         return self.scatter(features, bev_indices(pillars, self.grid, num_scenes), num_scenes)
 
@@ -117,7 +134,14 @@ class PointPillars(Pipeline):
             loc_weight=loc_weight,
             heading=heading,
         )
-        super().__init__(encoder, head, neck=neck, loss_fn=self._loss, predict_fn=self._decode)
+        super().__init__(
+            encoder,
+            head,
+            preprocess=PillarAssignment(encoder.vfe.assigner),
+            neck=neck,
+            loss_fn=self._loss,
+            predict_fn=self._decode,
+        )
         self.decode_options = {
             "score_threshold": score_threshold,
             "nms_threshold": nms_threshold,

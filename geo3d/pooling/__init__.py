@@ -21,7 +21,7 @@ from geo3d.pooling.set_pool import (
     pool_segments,
 )
 from geo3d.pooling.softpoolnet import SoftPoolNetPool, soft_pool_features
-from geo3d.pooling.voxel_encoder import VoxelFeatureEncoder
+from geo3d.pooling.voxel_encoder import VoxelAssigner, VoxelFeatureEncoder
 from geo3d.pooling.window_attention import WindowAttentionPool, pool_voxel_windows, window_slots
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "PoolRecord",
     "SetPool",
     "SoftPoolNetPool",
+    "VoxelAssigner",
     "VoxelFeatureEncoder",
     "WindowAttentionPool",
     "make_pooling",

@@ -66,16 +66,6 @@ class VoxelFeatureEncoder(nn.Module):
         max_voxels: int | tuple[int, int] | None = None,
     ):
         super().__init__()
-        if max_points_per_voxel is not None and int(max_points_per_voxel) < 1:
-            raise ValueError(f"'max_points_per_voxel' must be >= 1 (got {max_points_per_voxel})")
-        caps = (max_voxels, max_voxels) if isinstance(max_voxels, int) else max_voxels
-        if caps is not None and (len(caps) != 2 or min(int(c) for c in caps) < 1):
-            raise ValueError(
-                f"'max_voxels' must be a count >= 1 or (training, evaluation) counts "
-                f"(got {max_voxels})"
-            )
-        self.max_points_per_voxel = max_points_per_voxel
-        self.max_voxels = None if caps is None else tuple(int(c) for c in caps)
         if variant not in VFE_VARIANTS:
             raise ValueError(f"'variant' must be one of {VFE_VARIANTS} (got {variant!r})")
         channels = tuple(int(c) for c in channels)
@@ -87,6 +77,7 @@ class VoxelFeatureEncoder(nn.Module):
                 f"(got {channels})"
             )
         self.grid = VoxelGrid(voxel_size, point_range)
+        self.assigner = VoxelAssigner(self.grid, max_points_per_voxel, max_voxels)
         self.voxel_size, self.point_range = list(self.grid.voxel_size), list(self.grid.point_range)
         self.pillars = self.grid.is_pillars
         self.variant = variant
@@ -104,14 +95,77 @@ class VoxelFeatureEncoder(nn.Module):
         self.pool = SetPool(pooling, width, heads=heads, query=query)
         self.out_channels = width
 
+    @property
+    def max_points_per_voxel(self) -> int | None:
+        return self.assigner.max_points_per_voxel
+
+    @property
+    def max_voxels(self) -> tuple[int, int] | None:
+        return self.assigner.max_voxels
+
     def point_voxels(self, points: torch.Tensor) -> torch.Tensor:
         """Each point's voxel ``(P, 3)`` int32 ``(z, y, x)``, ``-1`` rows outside the grid.
         Pillars ignore z (official)."""
-        return self.grid.point_cells(points, ignore_z=self.pillars)
+        return self.assigner.point_voxels(points)
 
     def forward(
         self, points: torch.Tensor, batch: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``points (P, C), batch (P,) -> (features (V, out), voxels (V, 4))``: the
+        assignment (:class:`VoxelAssigner`), then :meth:`encode`."""
+        return self.encode(*self.assigner(points, batch))
+
+    def encode(
+        self,
+        points: torch.Tensor,
+        coords: torch.Tensor,
+        index: torch.Tensor,
+        voxels: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The feature math on assigned points (:class:`VoxelAssigner`'s outputs): tensors in,
+        tensors out, no data-dependent shapes beyond its inputs'."""
+        num_voxels = voxels.shape[0]
+        xyz = points[:, :3]
+        mean = scatter(xyz, index, num_voxels, "mean")[index]
+        centre = self.grid.cell_centres(coords, xyz.dtype)  # (x, y, z) order
+        features = torch.cat([points, xyz - mean, xyz - centre], dim=1)
+        for i, layer in enumerate(self.layers):
+            features = layer(features)  # (P, width)
+            if self.variant == "official" and i < len(self.layers) - 1:
+                voxel_max = scatter(features, index, num_voxels, "max")  # (V, width)
+                features = torch.cat([features, voxel_max[index]], dim=1)
+        return self.pool.segments(features, index, num_voxels), voxels
+
+
+class VoxelAssigner(nn.Module):
+    """The data-dependent index work of a voxel feature encoder (no parameters), the part a
+    pipeline's ``preprocess`` runs: ``points (P, C), batch (P,) -> (points (P', C),
+    coords (P', 3) int64 (z, y, x), index (P',) int64, voxels (V, 4) int64 (b, z, y, x))``.
+
+    Points outside the grid are dropped (pillars ignore z, as the official dynamic pillar
+    VFE); voxels are the unique ``(b, z, y, x)`` keys (:func:`geo3d.ops.unique_rows`);
+    with caps, hard voxelization's rule applies per scene
+    (:func:`geo3d.structures.hard_voxel_mask`, the training or evaluation count by mode).
+    """
+
+    def __init__(self, grid: VoxelGrid, max_points_per_voxel=None, max_voxels=None):
+        super().__init__()
+        if max_points_per_voxel is not None and int(max_points_per_voxel) < 1:
+            raise ValueError(f"'max_points_per_voxel' must be >= 1 (got {max_points_per_voxel})")
+        caps = (max_voxels, max_voxels) if isinstance(max_voxels, int) else max_voxels
+        if caps is not None and (len(caps) != 2 or min(int(c) for c in caps) < 1):
+            raise ValueError(
+                f"'max_voxels' must be a count >= 1 or (training, evaluation) counts "
+                f"(got {max_voxels})"
+            )
+        self.grid = grid
+        self.max_points_per_voxel = max_points_per_voxel
+        self.max_voxels = None if caps is None else tuple(int(c) for c in caps)
+
+    def point_voxels(self, points: torch.Tensor) -> torch.Tensor:
+        return self.grid.point_cells(points, ignore_z=self.grid.is_pillars)
+
+    def forward(self, points: torch.Tensor, batch: torch.Tensor):
         if batch.shape != points.shape[:1]:
             raise ValueError(
                 f"'batch' must have one entry per point ({points.shape[0]}) "
@@ -128,14 +182,4 @@ class VoxelFeatureEncoder(nn.Module):
             if not bool(kept.all()):
                 points, coords, keys = points[kept], coords[kept], keys[kept]
                 voxels, index = unique_rows(keys, return_inverse=True)
-        num_voxels = voxels.shape[0]
-        xyz = points[:, :3]
-        mean = scatter(xyz, index, num_voxels, "mean")[index]
-        centre = self.grid.cell_centres(coords, xyz.dtype)  # (x, y, z) order
-        features = torch.cat([points, xyz - mean, xyz - centre], dim=1)
-        for i, layer in enumerate(self.layers):
-            features = layer(features)  # (P, width)
-            if self.variant == "official" and i < len(self.layers) - 1:
-                voxel_max = scatter(features, index, num_voxels, "max")  # (V, width)
-                features = torch.cat([features, voxel_max[index]], dim=1)
-        return self.pool.segments(features, index, num_voxels), voxels
+        return points, coords, index, voxels
