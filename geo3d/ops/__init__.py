@@ -18,7 +18,11 @@ from geo3d.ops.boxes import (
 )
 from geo3d.ops.edge_collapse import CollapsePlan, edge_collapse_reference, plan_edge_collapse
 from geo3d.ops.gather import gather_points, gather_points_reference
-from geo3d.ops.kitti_statistics import kitti_statistics, kitti_statistics_reference
+from geo3d.ops.kitti_statistics import (
+    kitti_statistics,
+    kitti_statistics_python,
+    kitti_statistics_reference,
+)
 from geo3d.ops.neighbors import ball_query, ball_query_reference, knn, knn_reference
 from geo3d.ops.sampling import farthest_point_sample, farthest_point_sample_reference
 from geo3d.ops.scatter import REDUCTIONS, scatter, scatter_reference
@@ -64,6 +68,7 @@ __all__ = [
     "gather_points_reference",
     "grid_size",
     "kitti_statistics",
+    "kitti_statistics_python",
     "kitti_statistics_reference",
     "knn",
     "knn_reference",

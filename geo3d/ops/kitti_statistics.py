@@ -211,13 +211,28 @@ def kitti_statistics(
         With ``thresholds``: ``(T, 4)`` float64 sums of ``(tp, fp, fn, similarity)`` per
         threshold. Without: ``(K,)`` the true positives' scores (every detection counted).
     """
+    return _run(op("kitti_statistics"), packed, thresholds, min_overlap, compute_aos)
+
+
+def kitti_statistics_python(
+    packed: dict[str, torch.Tensor],
+    thresholds: torch.Tensor | None,
+    min_overlap: float,
+    compute_aos: bool = False,
+):
+    """:func:`kitti_statistics` served by the line-for-line Python reference (what the
+    official port runs without numba), for the tests and the benchmark."""
+    return _run(kitti_statistics_reference, packed, thresholds, min_overlap, compute_aos)
+
+
+def _run(kernel, packed, thresholds, min_overlap, compute_aos):
     missing = [n for n in NAMES if n not in packed]
     if missing:
         raise ValueError(f"kitti_statistics: 'packed' lacks {missing}")
     compute_fp = thresholds is not None
     if thresholds is None:
         thresholds = torch.zeros(0, dtype=torch.float64)
-    counts, found = op("kitti_statistics")(
+    counts, found = kernel(
         *(packed[n].contiguous() for n in NAMES),
         thresholds.to(torch.float64).contiguous(),
         float(min_overlap),

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo3d.ops import kitti_statistics, kitti_statistics_reference
+from geo3d.ops import kitti_statistics, kitti_statistics_python
 from geo3d.ops._library import has_native_kernel
 
 
@@ -42,33 +42,6 @@ def random_frames(seed: int, frames: int, max_gt: int, max_dt: int, max_dc: int)
     }
 
 
-ORDER = (
-    "overlaps",
-    "overlap_ptr",
-    "gt_ptr",
-    "dt_ptr",
-    "ignored_gt",
-    "ignored_dt",
-    "scores",
-    "gt_alpha",
-    "dt_alpha",
-    "dontcare",
-    "dontcare_ptr",
-)
-
-
-def reference(packed, thresholds, min_overlap, aos):
-    compute_fp = thresholds is not None
-    counts, found = kitti_statistics_reference(
-        *(packed[k] for k in ORDER),
-        thresholds if compute_fp else torch.zeros(0, dtype=torch.float64),
-        min_overlap,
-        compute_fp,
-        aos,
-    )
-    return counts if compute_fp else found
-
-
 def test_the_native_kernel_is_loaded():
     assert has_native_kernel("kitti_statistics", "cpu")
 
@@ -86,11 +59,13 @@ def test_the_native_kernel_is_loaded():
 def test_native_equals_reference(seed, frames, max_gt, max_dt, max_dc, min_overlap, aos):
     packed = random_frames(seed, frames, max_gt, max_dt, max_dc)
     found = kitti_statistics(packed, None, min_overlap)
-    torch.testing.assert_close(found, reference(packed, None, min_overlap, False))
+    torch.testing.assert_close(found, kitti_statistics_python(packed, None, min_overlap))
     thresholds = torch.tensor([0.0, 0.25, 0.5, 0.5, 0.95], dtype=torch.float64)
     counts = kitti_statistics(packed, thresholds, min_overlap, aos)
     assert counts.shape == (5, 4) and counts.dtype == torch.float64
-    torch.testing.assert_close(counts, reference(packed, thresholds, min_overlap, aos))
+    torch.testing.assert_close(
+        counts, kitti_statistics_python(packed, thresholds, min_overlap, aos)
+    )
 
 
 def test_a_hand_built_frame():
