@@ -248,15 +248,18 @@ def synthetic_lidar(frames=None, seed=0, augment=()) -> DataBundle:
 
 
 @register_dataset("kitti", "scenes")
-def kitti(root=None, skip_bad_files=False, augment=(), seed=0) -> DataBundle:
+def kitti(root=None, skip_bad_files=False, augment=(), seed=0, fov_only=True) -> DataBundle:
     """KITTI object detection (``root`` holds ``training/`` and ``ImageSets/``): the
     ``train`` and ``val`` ImageSets, the validation split also serving as test (KITTI's
-    test labels are not public); ``augment`` as for ``synthetic_lidar``."""
+    test labels are not public); ``augment`` as for ``synthetic_lidar``; ``fov_only``
+    keeps the points the camera sees (OpenPCDet's ``FOV_POINTS_ONLY``). Evaluation is
+    KITTI's official one (:func:`geo3d.metrics.kitti_eval`, camera frame)."""
     from geo3d.data.datasets import KittiDetection
 
     _needs_root("kitti", root)
-    train = KittiDetection(root, "train", skip_bad_files=skip_bad_files)
-    val = KittiDetection(root, "val", skip_bad_files=skip_bad_files)
+    options = {"skip_bad_files": skip_bad_files, "fov_only": fov_only}
+    train = KittiDetection(root, "train", **options)
+    val = KittiDetection(root, "val", **options)
     classes = list(train.classes)
     if augment:
         train = SceneView(train, list(augment), seed)

@@ -72,4 +72,7 @@ class SceneView(SeededView):
         item = self.dataset[self.indices[index]]
         if not self.transform.transforms:
             return item
+        # the camera-frame record (KITTI's official evaluation) no longer describes the
+        # moved, flipped or pasted boxes
+        item = {k: v for k, v in item.items() if k != "kitti"}
         return self.transform(item, self.generator(index))

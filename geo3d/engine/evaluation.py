@@ -3,6 +3,8 @@ sample, per-batch metric sums are added over processes, so each sample counts on
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from geo3d.engine.tasks import add_sums
@@ -73,3 +75,28 @@ def evaluate(model, dataset, config, device, rank, world_size, task) -> dict:
     if total is None:
         raise ValueError("the evaluation split is empty")
     return task.metrics(total)
+
+
+@torch.no_grad()
+def write_kitti_predictions(model, dataset, config, device, task, folder: str) -> int:
+    """Each frame's detections as a KITTI label file ``folder/<frame>.txt`` (camera frame,
+    16 fields with the score: what the official devkit's ``evaluate_object`` and the
+    benchmark's server read). ``dataset`` serves KITTI frames (labelled or not); returns
+    the number of files written."""
+    from tqdm import tqdm
+
+    from geo3d.data.io.kitti import write_kitti_labels
+
+    model.eval()
+    os.makedirs(folder, exist_ok=True)
+    written = 0
+    loader = _loader(dataset, config, task, config.data.eval_batch_size)
+    for batch in tqdm(loader, desc=f"KITTI labels to {folder}", unit="batch", leave=False):
+        if "kitti" not in batch:
+            raise ValueError("KITTI label files need KITTI frames (the 'kitti' data set)")
+        inputs, _ = task.split(batch, device)
+        for found, record in zip(model.predict(model(*inputs)), batch["kitti"]):
+            anno = task.kitti_detections(found, record)
+            write_kitti_labels(os.path.join(folder, f"{record.frame_id}.txt"), anno)
+            written += 1
+    return written

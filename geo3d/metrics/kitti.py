@@ -76,7 +76,8 @@ def _camera_to_bev(anno: dict) -> torch.Tensor:
     """Camera-frame boxes as geo3d boxes in the (x, z) plane: ``(x, z, -y_mid, l, w, h,
     -rotation_y)`` (the object's length axis points along ``(cos ry, -sin ry)`` in (x, z))."""
     loc = np.asarray(anno["location"], np.float64).reshape(-1, 3)
-    dims = np.asarray(anno["dimensions"], np.float64).reshape(-1, 3)  # l, h, w
+    # l, h, w; DontCare regions carry -1 sizes: empty boxes (never matched anyway)
+    dims = np.clip(np.asarray(anno["dimensions"], np.float64).reshape(-1, 3), 0, None)
     ry = np.asarray(anno["rotation_y"], np.float64).reshape(-1)
     boxes = np.stack(
         [loc[:, 0], loc[:, 2], loc[:, 1] - dims[:, 1] / 2, dims[:, 0], dims[:, 2], dims[:, 1], -ry],

@@ -162,7 +162,10 @@ def kitti_statistics_reference(
             values, offset = _frame(
                 args, frame, min_overlap, threshold, True, compute_aos, None, offset
             )
-            counts[t] += scores.new_tensor(values)
+            tp, fp, fn, similarity = values
+            # official fused_compute_statistics: a frame with neither tp nor fp says -1 and
+            # adds nothing to the similarity sum
+            counts[t] += scores.new_tensor([tp, fp, fn, similarity if similarity != -1 else 0])
     return counts, scores.new_zeros(0)
 
 

@@ -211,7 +211,8 @@ std::tuple<at::Tensor, at::Tensor> kitti_statistics_cpu(
         out[4 * t] += c.tp;
         out[4 * t + 1] += c.fp;
         out[4 * t + 2] += c.fn;
-        out[4 * t + 3] += c.similarity;
+        // the official fused_compute_statistics skips a frame's -1 (neither tp nor fp)
+        if (c.similarity != -1.0) out[4 * t + 3] += c.similarity;
       }
     }
   });

@@ -121,10 +121,19 @@ class _TinyScenes(torch.utils.data.Dataset):
         }
 
 
+def write_png(path, height=375, width=1242):
+    from PIL import Image
+
+    Image.new("L", (width, height)).save(path)
+
+
 def kitti_frame(tmp_path, label=GOOD_LABEL, calib=KITTI_CALIB, cloud=True):
     root = tmp_path / "kitti"
-    for folder in ("training/velodyne", "training/label_2", "training/calib", "ImageSets"):
+    folders = ("training/velodyne", "training/label_2", "training/calib", "training/image_2")
+    for folder in (*folders, "ImageSets"):
         (root / folder).mkdir(parents=True, exist_ok=True)
+    for frame in ("000000", "000001"):
+        write_png(root / f"training/image_2/{frame}.png")
     if cloud:
         np.random.rand(50, 4).astype(np.float32).tofile(root / "training/velodyne/000000.bin")
     (root / "training/label_2/000000.txt").write_text(label)
@@ -535,6 +544,27 @@ ROWS = {
                 write(t, "c.txt", KITTI_CALIB.replace("P2: 700", "P2: nan"))
             ),
             (ValueError, "c.txt:3: NaN or inf in 'P2'"),
+        ),
+        (
+            "image that is not a PNG",
+            lambda t: io.read_image_shape(write(t, "000000.png", b"\xff\xd8\xff\xe0" * 8, True)),
+            (ValueError, "000000.png: not a PNG image"),
+        ),
+        (
+            "truncated PNG header",
+            lambda t: io.read_image_shape(write(t, "000000.png", b"\x89PNG\r\n\x1a\n", True)),
+            (ValueError, "000000.png: not a PNG image"),
+        ),
+        (
+            "detections with fewer scores than boxes",
+            lambda t: io.lidar_boxes_to_kitti_anno(
+                np.zeros((2, 7)),
+                ["Car", "Car"],
+                [0.5],
+                io.read_kitti_calibration(write(t, "c.txt", KITTI_CALIB)),
+                (375, 1242),
+            ),
+            (ValueError, "2 boxes, 2 names, 1 scores"),
         ),
     ],
     "data.datasets": [

@@ -113,3 +113,20 @@ def test_bad_annotations_are_named():
         kitti_eval([gt], [gt, gt])
     with pytest.raises(ValueError, match="unknown KITTI classes"):
         kitti_eval([gt], [frame([(0.0, 10.0)], scores=[0.5])], classes=("Bus",))
+
+
+def test_aos_skips_frames_without_detections_as_the_official_code():
+    """The official ``compute_statistics_jit`` says similarity -1 for a frame with neither
+    true nor false positives and ``fused_compute_statistics`` adds only values other than -1.
+    Ten frames with a car each, detected (with the right orientation) in the first nine:
+    AOS equals the 2D AP; adding the -1s would drive it to (9 - 1) / 9 of it."""
+    cars = [(0.0, 10.0)]
+    gt = [frame(cars) for _ in range(10)]
+    dt = [frame(cars, scores=[0.9 - 0.01 * i]) for i in range(9)] + [frame([], scores=[])]
+    results = kitti_eval(gt, dt, classes=("Car",))
+    # 9 thresholds with precision 1; R40 skips sample 0
+    assert results["Car_bbox_easy_R40"] == pytest.approx(100 * 8 / 40)
+    assert results["Car_aos_easy_R40"] == pytest.approx(results["Car_bbox_easy_R40"])
+    turned = [dict(d, alpha=d["alpha"] + math.pi / 2) for d in dt]  # similarity 1/2 each
+    results = kitti_eval(gt, turned, classes=("Car",))
+    assert results["Car_aos_easy_R40"] == pytest.approx(results["Car_bbox_easy_R40"] / 2)

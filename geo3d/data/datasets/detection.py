@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import torch
 
 from geo3d.data.datasets.base import SkippingDataset
 from geo3d.data.io.kitti import (
+    KITTI_IMAGE_SHAPE,
+    KittiFrame,
+    camera_field_of_view,
+    kitti_objects_to_anno,
     kitti_objects_to_lidar_boxes,
+    read_image_shape,
     read_kitti_calibration,
     read_kitti_labels,
 )
@@ -42,11 +48,24 @@ class KittiDetection(SkippingDataset):
 
     ``split`` names an ImageSets file (``train``, ``val``, ``trainval``, ``test``); with
     ``split=None`` every velodyne frame of ``root`` itself is used (``root`` then is the
-    ``training`` folder). Labels of classes outside ``classes`` (and DontCare) are dropped.
+    ``training`` folder). Labels of classes outside ``classes`` (and DontCare) are dropped
+    from the LiDAR boxes.
+
+    ``fov_only`` (default, as OpenPCDet's ``FOV_POINTS_ONLY``) keeps the points the left
+    colour camera sees: KITTI labels only objects in the image, so points elsewhere carry
+    no labels. Items also hold ``kitti``, a :class:`geo3d.data.io.KittiFrame` (calibration,
+    image size, every label as an annotation dict) for KITTI's official evaluation. The
+    image size comes from ``image_2/<frame>.png``'s header; without the images it is
+    KITTI's commonest, 375 x 1242 (a warning says so once).
     """
 
     def __init__(
-        self, root, split: str | None = "train", classes=KITTI_CLASSES, skip_bad_files=False
+        self,
+        root,
+        split: str | None = "train",
+        classes=KITTI_CLASSES,
+        skip_bad_files=False,
+        fov_only: bool = True,
     ):
         root = os.fspath(root)
         if not os.path.isdir(root):
@@ -69,19 +88,45 @@ class KittiDetection(SkippingDataset):
         self.classes = list(classes)
         self.has_labels = os.path.isdir(os.path.join(self.folder, "label_2"))
         self.skip_bad_files = skip_bad_files
+        self.fov_only = fov_only
+        self._warned_image = False
 
     def __len__(self) -> int:
         return len(self.frames)
 
+    def _image_shape(self, frame: str) -> tuple[int, int]:
+        path = os.path.join(self.folder, "image_2", f"{frame}.png")
+        if os.path.isfile(path):
+            return read_image_shape(path)
+        if not self._warned_image:
+            self._warned_image = True
+            warnings.warn(
+                f"{path}: no left image; taking KITTI's usual {KITTI_IMAGE_SHAPE[0]} x "
+                f"{KITTI_IMAGE_SHAPE[1]} for the camera's field of view and 2D boxes",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return KITTI_IMAGE_SHAPE
+
     def _load(self, index: int) -> dict:
         frame = self.frames[index]
         cloud = read_points(os.path.join(self.folder, "velodyne", f"{frame}.bin"))
-        if not self.has_labels:
-            return _scene(cloud, torch.zeros(0, 7), [], self.classes, frame)
-        objects = read_kitti_labels(os.path.join(self.folder, "label_2", f"{frame}.txt"))
         calibration = read_kitti_calibration(os.path.join(self.folder, "calib", f"{frame}.txt"))
+        image_shape = self._image_shape(frame)
+        if self.fov_only:
+            seen = torch.from_numpy(
+                camera_field_of_view(cloud["xyz"].numpy(), calibration, image_shape)
+            )
+            cloud = {k: v[seen] for k, v in cloud.items()}
+        if not self.has_labels:
+            item = _scene(cloud, torch.zeros(0, 7), [], self.classes, frame)
+            item["kitti"] = KittiFrame(calibration, image_shape, frame_id=frame)
+            return item
+        objects = read_kitti_labels(os.path.join(self.folder, "label_2", f"{frame}.txt"))
         boxes, names = kitti_objects_to_lidar_boxes(objects, calibration)
-        return _scene(cloud, boxes, names, self.classes, frame)
+        item = _scene(cloud, boxes, names, self.classes, frame)
+        item["kitti"] = KittiFrame(calibration, image_shape, kitti_objects_to_anno(objects), frame)
+        return item
 
 
 class PointCloudBoxesFolder(SkippingDataset):
