@@ -57,7 +57,7 @@ def test_generic_folder_round_trip_and_errors(tmp_path):
 def test_bad_frame_is_skipped_on_request(shared_data, tmp_path):
     velodyne = tmp_path / "velodyne"
     velodyne.mkdir()
-    for name in ("label_2", "calib"):
+    for name in ("label_2", "calib", "image_2"):
         shutil.copytree(os.path.join(shared_data, "kitti", "training", name), tmp_path / name)
     shutil.copy(
         os.path.join(shared_data, "kitti", "training", "velodyne", "000000.bin"),
