@@ -32,6 +32,13 @@ from geo3d.ops.soft_pool import (
     soft_pool3d,
     soft_pool_reference,
 )
+from geo3d.ops.sparse_conv import (
+    conv_output_shape,
+    sparse_conv_neighbors,
+    sparse_conv_neighbors_reference,
+    sparse_conv_output_coords,
+    sparse_conv_pairs,
+)
 from geo3d.ops.unique_rows import unique_rows
 from geo3d.ops.voxelize import (
     check_grid,
@@ -76,6 +83,11 @@ __all__ = [
     "plan_edge_collapse",
     "scatter",
     "scatter_reference",
+    "conv_output_shape",
+    "sparse_conv_neighbors",
+    "sparse_conv_neighbors_reference",
+    "sparse_conv_output_coords",
+    "sparse_conv_pairs",
     "soft_pool1d",
     "soft_pool2d",
     "soft_pool3d",

@@ -64,6 +64,10 @@ SCHEMAS: dict[str, str] = {
         "Tensor dontcare_ptr, Tensor thresholds, float min_overlap, bool compute_fp, "
         "bool compute_aos) -> (Tensor, Tensor)"
     ),
+    "sparse_conv_neighbors": (
+        "(Tensor in_coords, Tensor out_coords, int[] in_shape, int[] kernel_size, int[] stride, "
+        "int[] padding, int[] dilation) -> Tensor"
+    ),
     "scatter_soft_backward": (
         "(Tensor grad_out, Tensor src, Tensor index, Tensor out, Tensor lse) -> Tensor"
     ),

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "../soft_pool/soft_pool_window.h"
+#include "../sparse_conv/sparse_conv_geometry.h"
 
 namespace geo3d {
 namespace cuda {
@@ -57,6 +58,15 @@ int soft_pool_forward(SoftPoolDtype dtype, const void* x, int64_t planes,
 int soft_pool_backward(SoftPoolDtype dtype, const void* grad_out, const void* x, const void* out,
                        const void* lse, int64_t planes, const soft_pool::Geometry& geometry,
                        void* grad_x, void* stream);
+
+// Sparse convolution rulebook. in_coords (N, 4), out_coords (M, 4) int32 (batch, z, y, x);
+// table_keys (capacity,) int64 prefilled with -1, table_values (capacity,) int32, capacity
+// a power of two >= 2 N; duplicate (1,) int32 prefilled with -1 (gets a repeated row);
+// neighbors (M, K) int64.
+int sparse_conv_neighbors(const int32_t* in_coords, int64_t n, const int32_t* out_coords,
+                          int64_t m, const ConvGeometry& geometry, int64_t* table_keys,
+                          int32_t* table_values, int64_t capacity, int32_t* duplicate,
+                          int64_t* neighbors, void* stream);
 
 }  // namespace cuda
 }  // namespace geo3d

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../common/checks.h"
+#include "../common/key_table.h"
 #include "../common/voxel_grid.h"
 
 namespace geo3d {
@@ -62,44 +63,7 @@ void point_keys(const T* points, int64_t n, int64_t stride, const Grid& grid, in
   });
 }
 
-// Open addressing with linear probing; capacity a power of two at least twice the keys.
-// Key and value share one entry, so a lookup touches one cache line.
-class VoxelTable {
- public:
-  explicit VoxelTable(int64_t max_keys) {
-    int64_t capacity = 16;
-    while (capacity < 2 * max_keys) capacity <<= 1;
-    mask_ = capacity - 1;
-    entries_.assign(capacity, Entry{-1, 0});
-  }
-
-  // The value slot of `key`; `inserted` tells whether it was new (its value is then unset).
-  int32_t& find_or_insert(int64_t key, bool& inserted) {
-    uint64_t h = static_cast<uint64_t>(key) * 0x9E3779B97F4A7C15ull;
-    int64_t slot = static_cast<int64_t>(h >> 20) & mask_;
-    while (true) {
-      Entry& entry = entries_[slot];
-      if (entry.key == key) {
-        inserted = false;
-        return entry.value;
-      }
-      if (entry.key == -1) {
-        entry.key = key;
-        inserted = true;
-        return entry.value;
-      }
-      slot = (slot + 1) & mask_;
-    }
-  }
-
- private:
-  struct Entry {
-    int64_t key;
-    int32_t value;
-  };
-  int64_t mask_;
-  std::vector<Entry> entries_;
-};
+using VoxelTable = KeyTable;
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> voxelize_cpu(const at::Tensor& points,
                                                             at::ArrayRef<double> voxel_size,

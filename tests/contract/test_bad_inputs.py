@@ -22,6 +22,7 @@ from geo3d import ops
 from geo3d.data import SceneView, io
 from geo3d.data import datasets as D
 from geo3d.engine import load_config
+from geo3d.nn import sparse_conv as nn_sparse
 from geo3d.pooling import (
     AttentionPool,
     MeshPool,
@@ -54,6 +55,13 @@ Tr_velo_to_cam: 0 -1 0 0 0 0 -1 0 1 0 0 0
 Tr_imu_to_velo: 1 0 0 0 0 1 0 0 0 0 1 0
 """
 GOOD_LABEL = "Car 0.00 0 -1.58 587.01 173.33 614.12 200.12 1.65 1.67 3.64 -0.65 1.71 46.70 -1.59\n"
+
+
+VOXELS = torch.tensor([[0, 1, 1, 1], [0, 3, 2, 1], [1, 0, 0, 0]], dtype=torch.int32)
+
+
+def sparse_voxels(dtype=torch.float32):
+    return nn_sparse.SparseConvTensor(torch.ones(3, 2, dtype=dtype), VOXELS, [4, 4, 4], 2)
 
 
 def clouds(b=2, n=16, dtype=torch.float32):
@@ -431,6 +439,65 @@ ROWS = {
             "rows that overflow a linear key",
             lambda t: ops.unique_rows(torch.tensor([[0, 2**62], [2**62, 0], [0, 2**62]])),
             ("ok", lambda r: r.tolist() == [[0, 2**62], [2**62, 0]]),
+        ),
+    ],
+    "ops.sparse_conv": [
+        (
+            "repeated voxel",
+            lambda t: ops.sparse_conv_neighbors(VOXELS[[0, 1, 0]], VOXELS, [4, 4, 4], 3, 1, 1),
+            (ValueError, "'in_coords' has the same voxel twice"),
+        ),
+        (
+            "voxel outside the grid",
+            lambda t: ops.sparse_conv_neighbors(VOXELS, VOXELS, [2, 4, 4], 3, 1, 1),
+            (ValueError, "'in_coords' has coordinates outside the grid"),
+        ),
+        (
+            "float coordinates",
+            lambda t: ops.sparse_conv_output_coords(VOXELS.float(), [4, 4, 4], 3),
+            (ValueError, "'coords' must be int32"),
+        ),
+        (
+            "kernel larger than the grid",
+            lambda t: ops.sparse_conv_output_coords(VOXELS, [4, 4, 4], 7),
+            (ValueError, "does not fit the grid"),
+        ),
+        (
+            "stride 0",
+            lambda t: ops.sparse_conv_output_coords(VOXELS, [4, 4, 4], 3, stride=0),
+            (ValueError, "'stride' must be at least 1"),
+        ),
+    ],
+    "nn.sparse_conv": [
+        (
+            "even submanifold kernel",
+            lambda t: nn_sparse.SubMConv3d(2, 2, 2),
+            (ValueError, "submanifold kernel must be odd"),
+        ),
+        (
+            "inverse convolution without a key",
+            lambda t: nn_sparse.SparseConvolution(2, 2, 3, inverse=True),
+            (ValueError, "needs the 'indice_key'"),
+        ),
+        (
+            "wrong number of channels",
+            lambda t: nn_sparse.SubMConv3d(3, 2, 3)(sparse_voxels()),
+            (ValueError, "expects 3 input channels, got 2"),
+        ),
+        (
+            "float64 features, float32 weights",
+            lambda t: nn_sparse.SubMConv3d(2, 2, 3)(sparse_voxels(torch.float64)),
+            (ValueError, "has torch.float32 weights but the features are torch.float64"),
+        ),
+        (
+            "batch index beyond batch_size",
+            lambda t: nn_sparse.SparseConvTensor(torch.zeros(3, 2), VOXELS, [4, 4, 4], 1),
+            (ValueError, "batch index 1 for batch_size 1"),
+        ),
+        (
+            "unknown backend",
+            lambda t: nn_sparse.SubMConv3d(2, 2, 3, backend="minkowski"),
+            (ValueError, "unknown sparse convolution backend 'minkowski'"),
         ),
     ],
     "structures": [

@@ -80,6 +80,18 @@ OPCHECK_CASES["nms_bev"] = (
     4,
 )
 OPCHECK_CASES["points_in_boxes"] = (torch.rand(30, 4, generator=G, dtype=torch.float64) * 3, _BOXES)
+_VOXELS = torch.unique(torch.randint(0, 5, (40, 4), generator=G), dim=0).int()
+_VOXELS[:, 0] //= 3
+_VOXELS = torch.unique(_VOXELS, dim=0)
+OPCHECK_CASES["sparse_conv_neighbors"] = (
+    _VOXELS,
+    _VOXELS,
+    [5, 5, 5],
+    [3, 3, 3],
+    [1, 1, 1],
+    [1, 1, 1],
+    [1, 1, 1],
+)
 _POOL_X = torch.randn(2, 3, 7, 7, generator=G, dtype=torch.float64, requires_grad=True)
 _KITTI = {
     "overlaps": torch.tensor([0.8, 0.1, 0.75, 0.0], dtype=torch.float64),

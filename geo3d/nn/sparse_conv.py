@@ -1,0 +1,472 @@
+"""Sparse 3D convolution that trains anywhere: submanifold, strided and inverse layers
+whose forward and backward run on the CPU and on CUDA.
+
+spconv is the field's library, but on a machine without CUDA it runs forward only (its
+backward asserts ``Torch not compiled with CUDA enabled``, spconv 2.3.8). Here the
+rulebook is geo3d's native op (:func:`geo3d.ops.sparse_conv_neighbors`) and the features
+go through one gather, one matrix multiply per kernel offset and one ``index_add``, so
+autograd gives the backward. The API follows spconv's (``SparseConvTensor``,
+``SubMConv3d``, ``SparseConv3d``, ``SparseInverseConv3d``, ``indice_key``,
+``SparseSequential``) and so does the weight layout, ``(C_out, kz, ky, kx, C_in)``: a
+state dict loads into either. ``backend="spconv"`` runs a layer on spconv's kernels
+instead (where spconv is installed; with CUDA for training).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from geo3d.ops.sparse_conv import (
+    check_coords,
+    sparse_conv_neighbors,
+    sparse_conv_output_coords,
+    sparse_conv_pairs,
+    triple,
+)
+
+BACKENDS = ("geo3d", "spconv")
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    """The pairs of one convolution: input row ``pair_in[p]`` feeds output row
+    ``pair_out[p]`` through kernel offset ``k`` (``counts[k]`` pairs per offset, in
+    offset order); ``identity`` is the submanifold centre offset every voxel reads itself
+    through (kept out of the pairs), else ``None``. The coordinates and grids on both
+    sides let an inverse convolution run the same pairs backwards."""
+
+    pair_in: torch.Tensor
+    pair_out: torch.Tensor
+    counts: list[int]
+    identity: int | None
+    in_coords: torch.Tensor
+    out_coords: torch.Tensor
+    in_shape: list[int]
+    out_shape: list[int]
+    kernel_size: list[int]
+
+    def inverted(self) -> Rulebook:
+        return Rulebook(
+            self.pair_out,
+            self.pair_in,
+            self.counts,
+            self.identity,
+            self.out_coords,
+            self.in_coords,
+            self.out_shape,
+            self.in_shape,
+            self.kernel_size,
+        )
+
+
+@dataclass
+class SparseConvTensor:
+    """A batch of sparse voxel features: ``features (N, C)``, ``indices (N, 4)`` int32
+    ``(batch, z, y, x)`` (unique), the grid ``spatial_shape (D, H, W)`` and
+    ``batch_size``. ``indice_dict`` carries rulebooks by ``indice_key`` between layers,
+    shared by every tensor derived from this one (spconv's model)."""
+
+    features: torch.Tensor
+    indices: torch.Tensor
+    spatial_shape: list[int]
+    batch_size: int
+    indice_dict: dict = field(default_factory=dict)
+    spconv_tensor: object = None  # the spconv tensor behind a layer run on spconv
+
+    def __post_init__(self):
+        self.spatial_shape = triple("spatial_shape", list(self.spatial_shape))
+        if not isinstance(self.features, torch.Tensor) or self.features.dim() != 2:
+            raise ValueError("Expected 'features' of shape (N, C)")
+        if self.features.shape[0] != self.indices.shape[0]:
+            raise ValueError(
+                f"{self.features.shape[0]} feature rows for {self.indices.shape[0]} voxels"
+            )
+        check_coords("indices", self.indices, self.spatial_shape)
+        if self.indices.shape[0] and int(self.indices[:, 0].max()) >= self.batch_size:
+            raise ValueError(
+                f"'indices' has batch index {int(self.indices[:, 0].max())} for batch_size "
+                f"{self.batch_size}"
+            )
+
+    def replace_feature(self, features: torch.Tensor) -> SparseConvTensor:
+        """The same voxels (and rulebooks) with new features ``(N, C')``."""
+        out = SparseConvTensor.__new__(SparseConvTensor)
+        out.__dict__.update(self.__dict__)
+        if features.shape[0] != self.indices.shape[0]:
+            raise ValueError(f"{features.shape[0]} feature rows for {self.indices.shape[0]} voxels")
+        out.features = features
+        if self.spconv_tensor is not None:
+            out.spconv_tensor = self.spconv_tensor.replace_feature(features)
+        return out
+
+    def dense(self, channels_first: bool = True) -> torch.Tensor:
+        """``(B, C, D, H, W)`` (or ``(B, D, H, W, C)``), zeros where no voxel is active."""
+        d, h, w = self.spatial_shape
+        grid = self.features.new_zeros((self.batch_size, d, h, w, self.features.shape[1]))
+        i = self.indices.long()
+        grid[i[:, 0], i[:, 1], i[:, 2], i[:, 3]] = self.features
+        return grid.permute(0, 4, 1, 2, 3).contiguous() if channels_first else grid
+
+
+def sparse_conv_features(
+    features: torch.Tensor, weight: torch.Tensor, rulebook: Rulebook, num_out: int
+) -> torch.Tensor:
+    """``features (N, C_in)`` through ``weight (C_out, kz, ky, kx, C_in)`` along
+    ``rulebook`` -> ``(num_out, C_out)``: gather the pairs' inputs, one matrix multiply per
+    kernel offset, add into the outputs (differentiable in both)."""
+    c_out, c_in = weight.shape[0], weight.shape[-1]
+    kernels = weight.reshape(c_out, -1, c_in)
+    if rulebook.identity is not None:  # submanifold centre: every voxel reads itself
+        out = features @ kernels[:, rulebook.identity].t()
+    else:
+        out = features.new_zeros((num_out, c_out))
+    if rulebook.pair_in.numel() == 0:
+        return out
+    gathered = features.index_select(0, rulebook.pair_in)
+    parts = []
+    start = 0
+    for k, count in enumerate(rulebook.counts):
+        if count:
+            parts.append(gathered[start : start + count] @ kernels[:, k].t())
+            start += count
+    return out.index_add(0, rulebook.pair_out, torch.cat(parts))
+
+
+class SparseModule(nn.Module):
+    """A layer that takes and returns a :class:`SparseConvTensor` (others in a
+    :class:`SparseSequential` see the features only)."""
+
+
+class SparseConvolution(SparseModule):
+    """The common layer: ``subm`` keeps the active voxels (kernel centred on them),
+    otherwise a strided convolution; ``inverse`` runs the rulebook stored under
+    ``indice_key`` by a strided convolution backwards, onto that convolution's inputs."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size=3,
+        stride=1,
+        padding=0,
+        dilation=1,
+        bias: bool = True,
+        subm: bool = False,
+        inverse: bool = False,
+        indice_key: str | None = None,
+        backend: str = "geo3d",
+    ):
+        super().__init__()
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown sparse convolution backend {backend!r} (known: {BACKENDS})")
+        if inverse and indice_key is None:
+            raise ValueError(
+                "an inverse convolution needs the 'indice_key' of the convolution it inverts"
+            )
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = triple("kernel_size", kernel_size)
+        self.stride = triple("stride", stride)
+        self.padding = triple("padding", padding, 0)
+        self.dilation = triple("dilation", dilation)
+        if subm and any(k % 2 == 0 for k in self.kernel_size):
+            raise ValueError(
+                f"a submanifold kernel must be odd to centre it (got {self.kernel_size})"
+            )
+        self.subm, self.inverse, self.indice_key, self.backend = subm, inverse, indice_key, backend
+        self.weight = nn.Parameter(torch.empty(out_channels, *self.kernel_size, in_channels))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """``torch.nn.Conv3d``'s initialisation, with the fan-in of this layout."""
+        fan_in = self.in_channels * math.prod(self.kernel_size)
+        bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
+        nn.init.uniform_(self.weight, -bound, bound)  # kaiming_uniform(a=sqrt(5)) of Conv3d
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self) -> str:
+        kind = "subm" if self.subm else "inverse" if self.inverse else f"stride={self.stride}"
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, {kind}, "
+            f"indice_key={self.indice_key!r}, backend={self.backend!r}"
+        )
+
+    def rulebook(self, x: SparseConvTensor) -> Rulebook:
+        """This layer's rulebook for ``x``: reused from ``x.indice_dict[indice_key]`` where a
+        layer with the same key made one (submanifold layers on the same voxels; the
+        strided convolution an inverse one undoes), else built and stored there."""
+        key = self.indice_key
+        if self.inverse:
+            if key not in x.indice_dict:
+                raise ValueError(f"no convolution stored a rulebook under indice_key {key!r}")
+            book = x.indice_dict[key]
+            if book.kernel_size != self.kernel_size:
+                raise ValueError(
+                    f"indice_key {key!r} was made with kernel {book.kernel_size}, this inverse "
+                    f"convolution has {self.kernel_size}"
+                )
+            return book.inverted()
+        if key is not None and key in x.indice_dict:
+            book = x.indice_dict[key]
+            same_kind = (
+                book.kernel_size == self.kernel_size and (book.identity is not None) == self.subm
+            )
+            same_voxels = book.in_coords is x.indices or torch.equal(book.in_coords, x.indices)
+            if same_kind and same_voxels:
+                return book
+        if self.subm:
+            centre = [k // 2 * d for k, d in zip(self.kernel_size, self.dilation)]
+            neighbors = sparse_conv_neighbors(
+                x.indices, x.indices, x.spatial_shape, self.kernel_size, 1, centre, self.dilation
+            )
+            identity = math.prod(self.kernel_size) // 2
+            pair_in, pair_out, counts = sparse_conv_pairs(neighbors, skip_offset=identity)
+            out_coords, out_shape = x.indices, x.spatial_shape
+        else:
+            identity = None
+            out_coords, out_shape = sparse_conv_output_coords(
+                x.indices,
+                x.spatial_shape,
+                self.kernel_size,
+                self.stride,
+                self.padding,
+                self.dilation,
+            )
+            neighbors = sparse_conv_neighbors(
+                x.indices,
+                out_coords,
+                x.spatial_shape,
+                self.kernel_size,
+                self.stride,
+                self.padding,
+                self.dilation,
+            )
+            pair_in, pair_out, counts = sparse_conv_pairs(neighbors)
+        book = Rulebook(
+            pair_in,
+            pair_out,
+            counts,
+            identity,
+            x.indices,
+            out_coords,
+            list(x.spatial_shape),
+            list(out_shape),
+            list(self.kernel_size),
+        )
+        if key is not None:
+            x.indice_dict[key] = book
+        return book
+
+    def forward(self, x: SparseConvTensor) -> SparseConvTensor:
+        if not isinstance(x, SparseConvTensor):
+            raise TypeError(
+                f"{type(self).__name__} takes a SparseConvTensor (got {type(x).__name__})"
+            )
+        if x.features.shape[1] != self.in_channels:
+            raise ValueError(
+                f"{type(self).__name__} expects {self.in_channels} input channels, got "
+                f"{x.features.shape[1]}"
+            )
+        if x.features.dtype != self.weight.dtype:
+            raise ValueError(
+                f"{type(self).__name__} has {self.weight.dtype} weights but the features are "
+                f"{x.features.dtype}"
+            )
+        if self.backend == "spconv":
+            return _spconv_forward(self, x)
+        book = self.rulebook(x)
+        features = sparse_conv_features(x.features, self.weight, book, book.out_coords.shape[0])
+        if self.bias is not None:
+            features = features + self.bias
+        out = SparseConvTensor.__new__(SparseConvTensor)
+        out.features, out.indices = features, book.out_coords
+        out.spatial_shape, out.batch_size = list(book.out_shape), x.batch_size
+        out.indice_dict, out.spconv_tensor = x.indice_dict, None
+        return out
+
+
+class SubMConv3d(SparseConvolution):
+    """Submanifold convolution: the output voxels are the input voxels (spconv's
+    ``SubMConv3d``). Layers with the same ``indice_key`` on the same voxels share one
+    rulebook."""
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size=3,
+        dilation=1,
+        bias=True,
+        indice_key=None,
+        backend="geo3d",
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            1,
+            0,
+            dilation,
+            bias,
+            subm=True,
+            indice_key=indice_key,
+            backend=backend,
+        )
+
+
+class SparseConv3d(SparseConvolution):
+    """Strided sparse convolution: every output position some active input reaches
+    (spconv's ``SparseConv3d``); with ``indice_key`` its rulebook is kept for a
+    :class:`SparseInverseConv3d`."""
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size=3,
+        stride=1,
+        padding=0,
+        dilation=1,
+        bias=True,
+        indice_key=None,
+        backend="geo3d",
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            bias,
+            indice_key=indice_key,
+            backend=backend,
+        )
+
+
+class SparseInverseConv3d(SparseConvolution):
+    """The strided convolution stored under ``indice_key`` run backwards: back onto its
+    input voxels and grid, with the same pairs (spconv's ``SparseInverseConv3d``)."""
+
+    def __init__(
+        self, in_channels, out_channels, kernel_size, indice_key, bias=True, backend="geo3d"
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            bias=bias,
+            inverse=True,
+            indice_key=indice_key,
+            backend=backend,
+        )
+
+
+class SparseSequential(nn.Sequential):
+    """Layers in order: sparse layers take the tensor, any other module (BatchNorm1d, ReLU,
+    Linear) is applied to its features."""
+
+    def forward(self, x: SparseConvTensor) -> SparseConvTensor:
+        for module in self:
+            x = (
+                module(x)
+                if isinstance(module, SparseModule)
+                else x.replace_feature(module(x.features))
+            )
+        return x
+
+
+def sparse_tensor_from_voxels(
+    features: torch.Tensor, coords: torch.Tensor, spatial_shape: Sequence[int], batch_size: int
+) -> SparseConvTensor:
+    """A :class:`SparseConvTensor` from voxel features ``(N, C)`` and ``coords (N, 4)``
+    ``(batch, z, y, x)`` (any integer dtype)."""
+    return SparseConvTensor(
+        features, coords.to(torch.int32).contiguous(), list(spatial_shape), batch_size
+    )
+
+
+# -- spconv interoperability ------------------------------------------------------------
+def to_spconv(x: SparseConvTensor):
+    """The same voxels as a ``spconv.pytorch.SparseConvTensor`` (rulebooks not carried)."""
+    import spconv.pytorch as spconv
+
+    return spconv.SparseConvTensor(x.features, x.indices, list(x.spatial_shape), x.batch_size)
+
+
+def from_spconv(tensor) -> SparseConvTensor:
+    """A spconv ``SparseConvTensor`` as geo3d's (same features, indices, grid)."""
+    return SparseConvTensor(
+        tensor.features,
+        tensor.indices.to(torch.int32),
+        list(tensor.spatial_shape),
+        tensor.batch_size,
+    )
+
+
+def _spconv_layer(layer: SparseConvolution):
+    """spconv's module for ``layer``, sharing its parameters (built once)."""
+    cached = layer.__dict__.get("_spconv")
+    if cached is not None:
+        return cached
+    import spconv.pytorch as spconv
+
+    common = {"bias": layer.bias is not None, "indice_key": layer.indice_key}
+    if layer.subm:
+        module = spconv.SubMConv3d(
+            layer.in_channels,
+            layer.out_channels,
+            layer.kernel_size,
+            dilation=layer.dilation,
+            **common,
+        )
+    elif layer.inverse:
+        module = spconv.SparseInverseConv3d(
+            layer.in_channels, layer.out_channels, layer.kernel_size, **common
+        )
+    else:
+        module = spconv.SparseConv3d(
+            layer.in_channels,
+            layer.out_channels,
+            layer.kernel_size,
+            stride=layer.stride,
+            padding=layer.padding,
+            dilation=layer.dilation,
+            **common,
+        )
+    module.weight = layer.weight  # one parameter, one layout
+    if layer.bias is not None:
+        module.bias = layer.bias
+    layer.__dict__["_spconv"] = module  # not a submodule: the state dict stays geo3d's
+    return module
+
+
+def spconv_cpu_call(module, *args):
+    """``module(*args)`` for spconv on the CPU, with one torch thread: spconv 2.3.8's CPU
+    convolutions give wrong, run-to-run different results with several threads (measured
+    here: errors of 0.4 on unit-scale features with 2 threads, none with 1, against a
+    dense ``conv3d``; spconv issue #679)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return module(*args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _spconv_forward(layer: SparseConvolution, x: SparseConvTensor) -> SparseConvTensor:
+    source = x.spconv_tensor if x.spconv_tensor is not None else to_spconv(x)
+    module = _spconv_layer(layer)
+    if x.features.is_cuda:
+        result = module(source)
+    else:
+        result = spconv_cpu_call(module, source)
+    out = from_spconv(result)
+    out.spconv_tensor = result
+    return out
