@@ -5,6 +5,7 @@
     python tools/benchmark.py mesh [--repeats 3]       # MeshCNN preparation and pooling
     python tools/benchmark.py pooling [--repeats 3]    # SoftPool grids, attention over voxels
     python tools/benchmark.py boxes [--repeats 3]      # rotated IoU, NMS, points in boxes
+    python tools/benchmark.py sparse [--repeats 3]     # SECOND's sparse backbone vs spconv
     python tools/benchmark.py detector [--config configs/pointpillars_synthetic.yaml]
                                                        # training scenes/s, latency per scene
 
@@ -35,6 +36,7 @@ from bench_mesh import (  # noqa: F401  (BUNNY, VARIANT_MESHES: for the tests)
     bench_mesh_variants,
 )
 from bench_pooling import bench_pooling
+from bench_sparse import bench_sparse
 from bench_timing import median_ms
 
 from geo3d import ops
@@ -378,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = tool_parser(__doc__)
     parser.add_argument(
         "suite",
-        choices=["ops", "models", "mesh", "pooling", "boxes", "detector"],
+        choices=["ops", "models", "mesh", "pooling", "boxes", "sparse", "detector"],
         help="what to benchmark",
     )
     parser.add_argument(
@@ -417,6 +419,18 @@ def main(argv: list[str] | None = None) -> int:
         ):
             print(f"| {pooling} | {rate:.2f} | {latency:.0f} | {parameters:,} |")
         return 0
+    if args.suite == "sparse":
+        rows, difference = bench_sparse(args.repeats, args.quick)
+        print("OpenPCDet's VoxelBackBone8x (SECOND settings) on mean voxels; 'rulebook' is the")
+        print("part of the forward that finds the output voxels and the pairs")
+        print("| voxels | count | method | forward ms | forward + backward ms | rulebook ms |")
+        print("|---|---|---|---|---|---|")
+        for name, count, method, forward, both, rulebook in rows:
+            both = "-" if both is None else f"{both:.0f}"
+            rulebook = "-" if rulebook is None else f"{rulebook:.0f}"
+            print(f"| {name} | {count:,} | {method} | {forward:.0f} | {both} | {rulebook} |")
+        print(f"largest difference from spconv's output: {difference:.2e}")
+        return 0 if difference < 1e-3 else 1
     if args.suite == "boxes":
         print("| op | size | geo3d CPU ms | peer | peer ms | peer / geo3d |")
         print("|---|---|---|---|---|---|")

@@ -37,6 +37,7 @@ from geo3d.ops.sparse_conv import (
     sparse_conv_neighbors,
     sparse_conv_neighbors_reference,
     sparse_conv_output_coords,
+    sparse_conv_outputs_reference,
     sparse_conv_pairs,
 )
 from geo3d.ops.unique_rows import unique_rows
@@ -87,6 +88,7 @@ __all__ = [
     "sparse_conv_neighbors",
     "sparse_conv_neighbors_reference",
     "sparse_conv_output_coords",
+    "sparse_conv_outputs_reference",
     "sparse_conv_pairs",
     "soft_pool1d",
     "soft_pool2d",

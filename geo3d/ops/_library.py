@@ -68,6 +68,10 @@ SCHEMAS: dict[str, str] = {
         "(Tensor in_coords, Tensor out_coords, int[] in_shape, int[] kernel_size, int[] stride, "
         "int[] padding, int[] dilation) -> Tensor"
     ),
+    "sparse_conv_outputs": (
+        "(Tensor coords, int[] in_shape, int[] kernel_size, int[] stride, int[] padding, "
+        "int[] dilation, int[] out_shape) -> Tensor"
+    ),
     "scatter_soft_backward": (
         "(Tensor grad_out, Tensor src, Tensor index, Tensor out, Tensor lse) -> Tensor"
     ),

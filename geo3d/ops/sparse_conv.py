@@ -123,11 +123,14 @@ def sparse_conv_neighbors(
     stride=1,
     padding=0,
     dilation=1,
+    check_unique: bool = True,
 ) -> torch.Tensor:
     """For each output voxel and kernel offset, the input voxel it reads:
     ``in_coords (N, 4), out_coords (M, 4)`` int32 ``(batch, z, y, x)`` -> ``(M, K)`` int64
     row indices into ``in_coords``, ``-1`` where the position is empty or off the grid
-    (``K = kz * ky * kx``, z-major). ``in_coords`` must be unique and inside ``in_shape``."""
+    (``K = kz * ky * kx``, z-major). ``in_coords`` must be unique and inside ``in_shape``;
+    ``check_unique=False`` leaves the uniqueness check to the kernel (a RuntimeError there,
+    not a ValueError here: the layers save the sort it costs)."""
     shape = triple("in_shape", list(in_shape))
     kernel, step = triple("kernel_size", kernel_size), triple("stride", stride)
     pad, dil = triple("padding", padding, 0), triple("dilation", dilation)
@@ -146,33 +149,25 @@ def sparse_conv_neighbors(
         )
     if out_coords.shape[0] and int(out_coords[:, 0].min()) < 0:
         raise ValueError("'out_coords' has a negative batch index")
-    keys = _keys(in_coords, shape)
-    if keys.numel() > 1 and torch.unique(keys).numel() != keys.numel():
+    keys = _keys(in_coords, shape) if check_unique else None
+    if check_unique and keys.numel() > 1 and torch.unique(keys).numel() != keys.numel():
         raise ValueError("'in_coords' has the same voxel twice (coordinates must be unique)")
     return op("sparse_conv_neighbors")(
         in_coords.contiguous(), out_coords.contiguous(), shape, kernel, step, pad, dil
     )
 
 
-def sparse_conv_output_coords(
-    coords: torch.Tensor, in_shape: Sequence[int], kernel_size, stride=1, padding=0, dilation=1
-) -> tuple[torch.Tensor, list[int]]:
-    """The active outputs of a strided convolution: ``(out_coords (M, 4) int32, out_shape)``,
-    every output position that reads at least one active input, sorted by ``(batch, z, y,
-    x)`` (spconv finds the same set, in its own order)."""
-    shape = triple("in_shape", list(in_shape))
-    kernel, step = triple("kernel_size", kernel_size), triple("stride", stride)
-    pad, dil = triple("padding", padding, 0), triple("dilation", dilation)
-    out_shape = conv_output_shape(shape, kernel, step, pad, dil)
-    check_coords("coords", coords, shape)
+@register_reference("sparse_conv_outputs")
+def sparse_conv_outputs_reference(
+    coords, in_shape, kernel_size, stride, padding, dilation, out_shape
+) -> torch.Tensor:
+    """See :func:`sparse_conv_output_coords`: every (input, offset) candidate in torch ops,
+    made unique by ``torch.unique`` on linear keys."""
     device = coords.device
-    offsets = _offsets(kernel, device)
-    numerator = (
-        coords[:, None, 1:].long()
-        + torch.tensor(pad, device=device)
-        - offsets[None] * (torch.tensor(dil, device=device))
-    )  # (N, K, 3): o * stride
-    stride_t, limit = torch.tensor(step, device=device), torch.tensor(out_shape, device=device)
+    offsets = _offsets(kernel_size, device)
+    pad, dil = torch.tensor(padding, device=device), torch.tensor(dilation, device=device)
+    numerator = coords[:, None, 1:].long() + pad - offsets[None] * dil  # (N, K, 3): o * stride
+    stride_t, limit = torch.tensor(stride, device=device), torch.tensor(out_shape, device=device)
     position = torch.div(numerator, stride_t, rounding_mode="floor")
     valid = ((numerator % stride_t == 0) & (position >= 0) & (position < limit)).all(dim=-1)
     batch = coords[:, None, 0].long().expand(-1, offsets.shape[0])
@@ -186,7 +181,28 @@ def sparse_conv_output_coords(
         out[:, column] = remainder % size
         remainder = torch.div(remainder, size, rounding_mode="floor")
     out[:, 0] = remainder
-    return out.to(torch.int32), out_shape
+    return out.to(torch.int32)
+
+
+@torch.library.register_fake("geo3d::sparse_conv_outputs")
+def _sparse_conv_outputs_fake(coords, in_shape, kernel_size, stride, padding, dilation, out_shape):
+    count = torch.library.get_ctx().new_dynamic_size()
+    return coords.new_empty((count, 4))
+
+
+def sparse_conv_output_coords(
+    coords: torch.Tensor, in_shape: Sequence[int], kernel_size, stride=1, padding=0, dilation=1
+) -> tuple[torch.Tensor, list[int]]:
+    """The active outputs of a strided convolution: ``(out_coords (M, 4) int32, out_shape)``,
+    every output position that reads at least one active input, sorted by ``(batch, z, y,
+    x)`` (spconv finds the same set, in its own order)."""
+    shape = triple("in_shape", list(in_shape))
+    kernel, step = triple("kernel_size", kernel_size), triple("stride", stride)
+    pad, dil = triple("padding", padding, 0), triple("dilation", dilation)
+    out_shape = conv_output_shape(shape, kernel, step, pad, dil)
+    check_coords("coords", coords, shape)
+    out = op("sparse_conv_outputs")(coords.contiguous(), shape, kernel, step, pad, dil, out_shape)
+    return out, out_shape
 
 
 def sparse_conv_pairs(

@@ -77,8 +77,83 @@ at::Tensor sparse_conv_neighbors_cpu(const at::Tensor& in_coords, const at::Tens
   return neighbors;
 }
 
+// The active outputs of a strided convolution: every output position (on out_shape) that
+// reads at least one input, sorted by (batch, z, y, x). Candidates are computed in
+// parallel, made unique in a hash table, then the (few) unique keys are sorted.
+at::Tensor sparse_conv_outputs_cpu(const at::Tensor& coords, at::IntArrayRef in_shape,
+                                   at::IntArrayRef kernel_size, at::IntArrayRef stride,
+                                   at::IntArrayRef padding, at::IntArrayRef dilation,
+                                   at::IntArrayRef out_shape) {
+  check_coords(coords, "coords");
+  const ConvGeometry g = make_conv_geometry(in_shape, kernel_size, stride, padding, dilation);
+  TORCH_CHECK(out_shape.size() == 3, "geo3d: 'out_shape' needs 3 values");
+  int64_t cells[3];
+  for (int a = 0; a < 3; ++a) {
+    cells[a] = out_shape[a];
+    TORCH_CHECK(cells[a] >= 1 && cells[a] < (int64_t(1) << 31), "geo3d: 'out_shape'[", a,
+                "] = ", cells[a], " is outside [1, 2^31)");
+  }
+  const int64_t n = coords.size(0), volume = g.volume();
+  const int32_t* in = coords.data_ptr<int32_t>();
+  int64_t max_batch = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t* c = in + 4 * i;
+    TORCH_CHECK(c[0] >= 0 && c[1] >= 0 && c[1] < g.shape[0] && c[2] >= 0 &&
+                    c[2] < g.shape[1] && c[3] >= 0 && c[3] < g.shape[2],
+                "geo3d: 'coords'[", i, "] is outside the grid");
+    max_batch = std::max<int64_t>(max_batch, c[0]);
+  }
+  TORCH_CHECK((max_batch + 1) <= (int64_t(1) << 62) / (cells[0] * cells[1] * cells[2]),
+              "geo3d: batch x output grid is too large for 64-bit voxel keys");
+  std::vector<int64_t> candidates(n * volume);
+  at::parallel_for(0, n, 2048, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int32_t* c = in + 4 * i;
+      for (int64_t k = 0; k < volume; ++k) {
+        const int64_t offset[3] = {k / (g.kernel[1] * g.kernel[2]),
+                                   (k / g.kernel[2]) % g.kernel[1], k % g.kernel[2]};
+        int64_t key = c[0];
+        bool valid = true;
+        for (int a = 0; a < 3 && valid; ++a) {
+          const int64_t numerator = c[a + 1] + g.padding[a] - offset[a] * g.dilation[a];
+          const int64_t position = numerator >= 0 ? numerator / g.stride[a] : -1;
+          valid = numerator >= 0 && numerator % g.stride[a] == 0 && position < cells[a];
+          key = key * cells[a] + position;
+        }
+        candidates[i * volume + k] = valid ? key : -1;
+      }
+    }
+  });
+  KeyTable table(std::min<int64_t>(n * volume, int64_t(1) << 30));
+  std::vector<int64_t> keys;
+  for (const int64_t key : candidates) {
+    if (key < 0) continue;
+    bool inserted;
+    table.find_or_insert(key, inserted);
+    if (inserted) keys.push_back(key);
+  }
+  std::sort(keys.begin(), keys.end());
+  const int64_t m = static_cast<int64_t>(keys.size());
+  at::Tensor out = at::empty({m, 4}, coords.options());
+  int32_t* result = out.data_ptr<int32_t>();
+  at::parallel_for(0, m, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t o = begin; o < end; ++o) {
+      int64_t key = keys[o];
+      for (int a = 2; a >= 0; --a) {
+        result[4 * o + a + 1] = static_cast<int32_t>(key % cells[a]);
+        key /= cells[a];
+      }
+      result[4 * o] = static_cast<int32_t>(key);
+    }
+  });
+  return out;
+}
+
 }  // namespace
 
-TORCH_LIBRARY_IMPL(geo3d, CPU, m) { m.impl("sparse_conv_neighbors", &sparse_conv_neighbors_cpu); }
+TORCH_LIBRARY_IMPL(geo3d, CPU, m) {
+  m.impl("sparse_conv_neighbors", &sparse_conv_neighbors_cpu);
+  m.impl("sparse_conv_outputs", &sparse_conv_outputs_cpu);
+}
 
 }  // namespace geo3d

@@ -92,6 +92,15 @@ OPCHECK_CASES["sparse_conv_neighbors"] = (
     [1, 1, 1],
     [1, 1, 1],
 )
+OPCHECK_CASES["sparse_conv_outputs"] = (
+    _VOXELS,
+    [5, 5, 5],
+    [3, 3, 3],
+    [2, 2, 2],
+    [1, 1, 1],
+    [1, 1, 1],
+    [3, 3, 3],
+)
 _POOL_X = torch.randn(2, 3, 7, 7, generator=G, dtype=torch.float64, requires_grad=True)
 _KITTI = {
     "overlaps": torch.tensor([0.8, 0.1, 0.75, 0.0], dtype=torch.float64),

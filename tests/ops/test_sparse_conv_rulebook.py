@@ -13,6 +13,7 @@ from geo3d.ops import (
     sparse_conv_neighbors,
     sparse_conv_neighbors_reference,
     sparse_conv_output_coords,
+    sparse_conv_outputs_reference,
     sparse_conv_pairs,
 )
 from geo3d.ops._library import has_native_kernel, op
@@ -85,6 +86,8 @@ def test_outputs_and_neighbors_match_plain_loops(count, shape, batch, geometry, 
     )
     assert out_shape == expected_shape and out.dtype == torch.int32
     assert [tuple(r) for r in out.tolist()] == expected
+    args = (coords, shape, kernel, stride, padding, dilation, out_shape)
+    assert torch.equal(sparse_conv_outputs_reference(*args), out)
     native = sparse_conv_neighbors(coords, out, shape, kernel, stride, padding, dilation)
     loop = neighbors_by_loop(coords, out, kernel, stride, padding, dilation)
     reference = sparse_conv_neighbors_reference(

@@ -79,3 +79,12 @@ def test_detector_benchmark_times_every_pooling(tool, tmp_path, monkeypatch):
     rows = tool.bench_detector(tool.DEFAULT_DETECTOR_CONFIG, repeats=1, quick=True)
     assert [pooling for pooling, *_ in rows] == ["max", "soft", "attention"]
     assert all(rate > 0 and latency > 0 and parameters > 0 for _, rate, latency, parameters in rows)
+
+
+def test_sparse_benchmark_times_geo3d_and_agrees_with_spconv(tool):
+    rows, difference = tool.bench_sparse(repeats=1, quick=True)
+    methods = [method for _, _, method, *_ in rows]
+    assert methods[0] == "geo3d cpu" and all(forward > 0 for _, _, _, forward, _, _ in rows)
+    assert rows[0][4] > 0 and 0 <= rows[0][5] < rows[0][3]  # backward timed; rulebook a part
+    if any(m.startswith("spconv") for m in methods):
+        assert difference < 1e-3
