@@ -1,5 +1,6 @@
 """Whole models: the Pipeline and the model zoo (one registry)."""
 
+from geo3d.models.centerpoint_voxel import CenterPointVoxel, centerpoint_voxel
 from geo3d.models.meshcnn import (
     MeshCNNClassifier,
     MeshCNNSegmenter,
@@ -12,6 +13,8 @@ from geo3d.models.pointpillars import PointPillars, pointpillars
 from geo3d.models.registry import available_models, create_model, register_model
 
 __all__ = [
+    "CenterPointVoxel",
+    "centerpoint_voxel",
     "MeshCNNClassifier",
     "MeshCNNSegmenter",
     "Pipeline",

@@ -23,7 +23,7 @@ from geo3d.models.pipeline import Pipeline
 from geo3d.models.registry import register_model
 from geo3d.necks.bev_backbone import BEVBackbone
 from geo3d.necks.bev_scatter import BEVScatter, bev_indices
-from geo3d.pooling.voxel_encoder import VoxelAssigner, VoxelFeatureEncoder
+from geo3d.pooling.voxel_encoder import VoxelAssignment, VoxelFeatureEncoder
 from geo3d.structures.voxels import VoxelGrid
 
 # OpenPCDet's PointPillars KITTI grid.
@@ -31,22 +31,9 @@ KITTI_RANGE = (0.0, -39.68, -3.0, 69.12, 39.68, 1.0)
 PILLAR_SIZE = (0.16, 0.16, 4.0)
 
 
-class PillarAssignment(nn.Module):
-    """The pipeline's ``preprocess``: ``(points (P, C), batch (P,), scenes ()) -> (points,
-    coords, index, pillars, scenes)``, the encoder's :class:`VoxelAssigner` (no parameters)
-    with the scene count passed along."""
-
-    def __init__(self, assigner: VoxelAssigner):
-        super().__init__()
-        self.assigner = assigner
-
-    def forward(self, points: torch.Tensor, batch: torch.Tensor, scenes: torch.Tensor):
-        return (*self.assigner(points, batch), scenes)
-
-
 class PillarEncoder(nn.Module):
     """``(points (P', C), coords (P', 3), index (P',), pillars (V, 4), scenes ()) -> canvas
-    (B, channels, ny, nx)``: the pillar features of assigned points (:class:`PillarAssignment`
+    (B, channels, ny, nx)``: the pillar features of assigned points (:class:`VoxelAssignment`
     does the index work), scattered to the canvas."""
 
     def __init__(
@@ -137,7 +124,7 @@ class PointPillars(Pipeline):
         super().__init__(
             encoder,
             head,
-            preprocess=PillarAssignment(encoder.vfe.assigner),
+            preprocess=VoxelAssignment(encoder.vfe.assigner),
             neck=neck,
             loss_fn=self._loss,
             predict_fn=self._decode,

@@ -183,3 +183,16 @@ class VoxelAssigner(nn.Module):
                 points, coords, keys = points[kept], coords[kept], keys[kept]
                 voxels, index = unique_rows(keys, return_inverse=True)
         return points, coords, index, voxels
+
+
+class VoxelAssignment(nn.Module):
+    """A voxel detector's ``preprocess``: ``(points (P, C), batch (P,), scenes ()) ->
+    (points, coords, index, voxels, scenes)``, a :class:`VoxelAssigner` (no parameters) with
+    the scene count passed along."""
+
+    def __init__(self, assigner: VoxelAssigner):
+        super().__init__()
+        self.assigner = assigner
+
+    def forward(self, points: torch.Tensor, batch: torch.Tensor, scenes: torch.Tensor):
+        return (*self.assigner(points, batch), scenes)

@@ -77,9 +77,30 @@ at::Tensor sparse_conv_neighbors_cpu(const at::Tensor& in_coords, const at::Tens
   return neighbors;
 }
 
+// For each axis, the kernel offsets that land an input coordinate on an output (the
+// numerator c + padding - k * dilation divisible by the stride and inside the output grid),
+// so that no invalid (input, offset) pair is ever visited.
+struct AxisHits {
+  int64_t position[64];
+  int count = 0;
+};
+
+inline void axis_hits(int64_t c, int64_t kernel, int64_t stride, int64_t padding,
+                      int64_t dilation, int64_t cells, AxisHits& hits) {
+  hits.count = 0;
+  for (int64_t k = 0; k < kernel; ++k) {
+    const int64_t numerator = c + padding - k * dilation;
+    if (numerator < 0 || numerator % stride != 0) continue;
+    const int64_t position = numerator / stride;
+    if (position < cells) hits.position[hits.count++] = position;
+  }
+}
+
 // The active outputs of a strided convolution: every output position (on out_shape) that
-// reads at least one input, sorted by (batch, z, y, x). Candidates are computed in
-// parallel, made unique in a hash table, then the (few) unique keys are sorted.
+// reads at least one input, sorted by (batch, z, y, x). Outputs are marked in a bitmap over
+// the batch's output grids (6 MB for four KITTI scenes at SECOND's first stride) and read
+// back in key order, so no sort is needed; grids too large for that (over 2^33 cells) go
+// through a hash table and a sort of the unique keys.
 at::Tensor sparse_conv_outputs_cpu(const at::Tensor& coords, at::IntArrayRef in_shape,
                                    at::IntArrayRef kernel_size, at::IntArrayRef stride,
                                    at::IntArrayRef padding, at::IntArrayRef dilation,
@@ -93,7 +114,10 @@ at::Tensor sparse_conv_outputs_cpu(const at::Tensor& coords, at::IntArrayRef in_
     TORCH_CHECK(cells[a] >= 1 && cells[a] < (int64_t(1) << 31), "geo3d: 'out_shape'[", a,
                 "] = ", cells[a], " is outside [1, 2^31)");
   }
-  const int64_t n = coords.size(0), volume = g.volume();
+  for (int a = 0; a < 3; ++a) {
+    TORCH_CHECK(g.kernel[a] <= 64, "geo3d: 'kernel_size'[", a, "] is over 64");
+  }
+  const int64_t n = coords.size(0);
   const int32_t* in = coords.data_ptr<int32_t>();
   int64_t max_batch = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -103,36 +127,50 @@ at::Tensor sparse_conv_outputs_cpu(const at::Tensor& coords, at::IntArrayRef in_
                 "geo3d: 'coords'[", i, "] is outside the grid");
     max_batch = std::max<int64_t>(max_batch, c[0]);
   }
-  TORCH_CHECK((max_batch + 1) <= (int64_t(1) << 62) / (cells[0] * cells[1] * cells[2]),
+  const int64_t grid_cells = cells[0] * cells[1] * cells[2];
+  TORCH_CHECK((max_batch + 1) <= (int64_t(1) << 62) / grid_cells,
               "geo3d: batch x output grid is too large for 64-bit voxel keys");
-  std::vector<int64_t> candidates(n * volume);
-  at::parallel_for(0, n, 2048, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int32_t* c = in + 4 * i;
-      for (int64_t k = 0; k < volume; ++k) {
-        const int64_t offset[3] = {k / (g.kernel[1] * g.kernel[2]),
-                                   (k / g.kernel[2]) % g.kernel[1], k % g.kernel[2]};
-        int64_t key = c[0];
-        bool valid = true;
-        for (int a = 0; a < 3 && valid; ++a) {
-          const int64_t numerator = c[a + 1] + g.padding[a] - offset[a] * g.dilation[a];
-          const int64_t position = numerator >= 0 ? numerator / g.stride[a] : -1;
-          valid = numerator >= 0 && numerator % g.stride[a] == 0 && position < cells[a];
-          key = key * cells[a] + position;
-        }
-        candidates[i * volume + k] = valid ? key : -1;
+  const int64_t total = (max_batch + 1) * grid_cells;
+
+  auto for_each_output = [&](int64_t i, auto&& visit) {
+    const int32_t* c = in + 4 * i;
+    AxisHits z, y, x;
+    axis_hits(c[1], g.kernel[0], g.stride[0], g.padding[0], g.dilation[0], cells[0], z);
+    axis_hits(c[2], g.kernel[1], g.stride[1], g.padding[1], g.dilation[1], cells[1], y);
+    axis_hits(c[3], g.kernel[2], g.stride[2], g.padding[2], g.dilation[2], cells[2], x);
+    for (int a = 0; a < z.count; ++a) {
+      for (int b = 0; b < y.count; ++b) {
+        const int64_t row = ((c[0] * cells[0] + z.position[a]) * cells[1] + y.position[b]) * cells[2];
+        for (int e = 0; e < x.count; ++e) visit(row + x.position[e]);
       }
     }
-  });
-  KeyTable table(std::min<int64_t>(n * volume, int64_t(1) << 30));
+  };
+
   std::vector<int64_t> keys;
-  for (const int64_t key : candidates) {
-    if (key < 0) continue;
-    bool inserted;
-    table.find_or_insert(key, inserted);
-    if (inserted) keys.push_back(key);
+  if (n > 0 && total <= (int64_t(1) << 33)) {
+    std::vector<uint64_t> bits((total + 63) / 64, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      for_each_output(i, [&](int64_t key) { bits[key >> 6] |= uint64_t(1) << (key & 63); });
+    }
+    for (size_t word = 0; word < bits.size(); ++word) {
+      uint64_t value = bits[word];
+      while (value) {
+        const int bit = __builtin_ctzll(value);
+        keys.push_back(static_cast<int64_t>(word) * 64 + bit);
+        value &= value - 1;
+      }
+    }
+  } else if (n > 0) {
+    KeyTable table(std::min<int64_t>(n * g.volume(), int64_t(1) << 30));
+    for (int64_t i = 0; i < n; ++i) {
+      for_each_output(i, [&](int64_t key) {
+        bool inserted;
+        table.find_or_insert(key, inserted);
+        if (inserted) keys.push_back(key);
+      });
+    }
+    std::sort(keys.begin(), keys.end());
   }
-  std::sort(keys.begin(), keys.end());
   const int64_t m = static_cast<int64_t>(keys.size());
   at::Tensor out = at::empty({m, 4}, coords.options());
   int32_t* result = out.data_ptr<int32_t>();

@@ -152,3 +152,20 @@ def test_every_device_finds_the_same_rulebook(device):
     with pytest.raises((ValueError, RuntimeError), match="same voxel|repeats a voxel"):
         twice = torch.cat([coords[:5], coords[:1]]).to(device)
         sparse_conv_neighbors(twice, twice, [20, 30, 25], 3, 1, 1)
+
+
+def test_huge_grids_find_the_same_outputs():
+    """Output grids over 2^33 cells leave the bitmap for a hash table and a sort."""
+    shape = [500_000, 400_000, 300_000]
+    g = torch.Generator().manual_seed(2)
+    coords = torch.stack(
+        [torch.randint(0, 2, (300,), generator=g)]
+        + [torch.randint(0, s, (300,), generator=g) // 7 * 7 for s in shape]
+        + [],
+        dim=1,
+    )
+    coords = torch.unique(torch.cat([coords, coords + torch.tensor([0, 1, 0, 2])]), dim=0)
+    coords = coords.to(torch.int32)
+    out, out_shape = sparse_conv_output_coords(coords, shape, 3, 2, 1)
+    expected, _ = outputs_by_enumeration(coords, shape, [3] * 3, [2] * 3, [1] * 3, [1] * 3)
+    assert [tuple(r) for r in out.tolist()] == expected
