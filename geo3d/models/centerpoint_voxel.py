@@ -63,9 +63,7 @@ class SparseVoxelEncoder(nn.Module):
 
     def forward(self, points, coords, index, voxels, scenes: torch.Tensor) -> torch.Tensor:
         features = scatter(points, index, voxels.shape[0], "mean")
-        x = SparseConvTensor(
-            features, voxels.to(torch.int32), list(self.sparse_shape), int(scenes)
-        )
+        x = SparseConvTensor(features, voxels.to(torch.int32), list(self.sparse_shape), int(scenes))
         return height_compression(self.backbone(x))
 
 

@@ -26,6 +26,12 @@ from geo3d.ops.kitti_statistics import (
 from geo3d.ops.neighbors import ball_query, ball_query_reference, knn, knn_reference
 from geo3d.ops.sampling import farthest_point_sample, farthest_point_sample_reference
 from geo3d.ops.scatter import REDUCTIONS, scatter, scatter_reference
+from geo3d.ops.set_partition import (
+    SetPartition,
+    set_masks,
+    set_partition,
+    set_partition_reference,
+)
 from geo3d.ops.soft_pool import (
     soft_pool1d,
     soft_pool2d,
@@ -84,6 +90,10 @@ __all__ = [
     "plan_edge_collapse",
     "scatter",
     "scatter_reference",
+    "SetPartition",
+    "set_masks",
+    "set_partition",
+    "set_partition_reference",
     "conv_output_shape",
     "sparse_conv_neighbors",
     "sparse_conv_neighbors_reference",

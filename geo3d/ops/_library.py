@@ -72,6 +72,10 @@ SCHEMAS: dict[str, str] = {
         "(Tensor coords, int[] in_shape, int[] kernel_size, int[] stride, int[] padding, "
         "int[] dilation, int[] out_shape) -> Tensor"
     ),
+    "set_partition": (
+        "(Tensor coords, int[] sparse_shape, int[] window, int[] shift, int set_size) "
+        "-> (Tensor, Tensor)"
+    ),
     "scatter_soft_backward": (
         "(Tensor grad_out, Tensor src, Tensor index, Tensor out, Tensor lse) -> Tensor"
     ),

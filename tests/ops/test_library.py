@@ -101,6 +101,7 @@ OPCHECK_CASES["sparse_conv_outputs"] = (
     [1, 1, 1],
     [3, 3, 3],
 )
+OPCHECK_CASES["set_partition"] = (_VOXELS, [5, 5, 5], [1, 3, 3], [0, 1, 1], 4)
 _POOL_X = torch.randn(2, 3, 7, 7, generator=G, dtype=torch.float64, requires_grad=True)
 _KITTI = {
     "overlaps": torch.tensor([0.8, 0.1, 0.75, 0.0], dtype=torch.float64),
