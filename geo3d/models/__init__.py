@@ -1,6 +1,7 @@
 """Whole models: the Pipeline and the model zoo (one registry)."""
 
 from geo3d.models.centerpoint_voxel import CenterPointVoxel, centerpoint_voxel
+from geo3d.models.dsvt import DSVTPillar, dsvt_pillar
 from geo3d.models.meshcnn import (
     MeshCNNClassifier,
     MeshCNNSegmenter,
@@ -15,6 +16,8 @@ from geo3d.models.registry import available_models, create_model, register_model
 __all__ = [
     "CenterPointVoxel",
     "centerpoint_voxel",
+    "DSVTPillar",
+    "dsvt_pillar",
     "MeshCNNClassifier",
     "MeshCNNSegmenter",
     "Pipeline",

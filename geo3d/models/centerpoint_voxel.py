@@ -23,7 +23,7 @@ from geo3d.encoders.sparse_backbone import (
     sparse_output_shape,
 )
 from geo3d.heads.center_head import CenterHead
-from geo3d.models.pipeline import Pipeline
+from geo3d.models.center_detector import CenterDetector, tupled
 from geo3d.models.registry import register_model
 from geo3d.necks.bev_backbone import BEVBackbone
 from geo3d.nn.sparse_conv import SparseConvTensor
@@ -67,7 +67,7 @@ class SparseVoxelEncoder(nn.Module):
         return height_compression(self.backbone(x))
 
 
-class CenterPointVoxel(Pipeline):
+class CenterPointVoxel(CenterDetector):
     """CenterPoint-Voxel (module docstring). Defaults: OpenPCDet's KITTI SECOND grid (0.05 x
     0.05 x 0.1 m over ``KITTI_RANGE``, 5 points and 16,000 / 40,000 voxels per scene),
     ``VoxelBackBone8x``, and the Waymo CenterPoint BEV backbone (5 + 5 layers, strides 1 and
@@ -147,28 +147,15 @@ class CenterPointVoxel(Pipeline):
         super().__init__(
             encoder,
             head,
-            preprocess=VoxelAssignment(assigner),
-            neck=neck,
-            loss_fn=self._loss,
-            predict_fn=self._decode,
+            VoxelAssignment(assigner),
+            neck,
+            score_threshold,
+            nms_threshold,
+            max_objects,
         )
-        self.decode_options = {
-            "score_threshold": score_threshold,
-            "nms_threshold": nms_threshold,
-            "max_objects": max_objects,
-        }
-
-    def _loss(self, outputs, targets) -> dict[str, torch.Tensor]:
-        boxes, labels, num_boxes = targets
-        return self.head.loss(outputs, self.head.targets(boxes, labels, num_boxes))
-
-    def _decode(self, outputs) -> list[dict[str, torch.Tensor]]:
-        return self.head.decode(outputs, **self.decode_options)
 
 
 @register_model("centerpoint_voxel")
 def centerpoint_voxel(num_classes: int = 3, **options) -> CenterPointVoxel:
     """:class:`CenterPointVoxel` by name (list options given as lists)."""
-    return CenterPointVoxel(
-        num_classes, **{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
-    )
+    return CenterPointVoxel(num_classes, **tupled(options))

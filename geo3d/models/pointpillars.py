@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from geo3d.heads.center_head import CenterHead
-from geo3d.models.pipeline import Pipeline
+from geo3d.models.center_detector import CenterDetector, tupled
 from geo3d.models.registry import register_model
 from geo3d.necks.bev_backbone import BEVBackbone
 from geo3d.necks.bev_scatter import BEVScatter, bev_indices
@@ -66,7 +66,7 @@ class PillarEncoder(nn.Module):
         return self.scatter(features, bev_indices(pillars, self.grid, num_scenes), num_scenes)
 
 
-class PointPillars(Pipeline):
+class PointPillars(CenterDetector):
     """PointPillars with a CenterPoint head (module docstring). Defaults: OpenPCDet's KITTI
     settings (0.16 m pillars over ``KITTI_RANGE``, 64 pillar channels, the 3/5/5 backbone).
 
@@ -124,28 +124,15 @@ class PointPillars(Pipeline):
         super().__init__(
             encoder,
             head,
-            preprocess=VoxelAssignment(encoder.vfe.assigner),
-            neck=neck,
-            loss_fn=self._loss,
-            predict_fn=self._decode,
+            VoxelAssignment(encoder.vfe.assigner),
+            neck,
+            score_threshold,
+            nms_threshold,
+            max_objects,
         )
-        self.decode_options = {
-            "score_threshold": score_threshold,
-            "nms_threshold": nms_threshold,
-            "max_objects": max_objects,
-        }
-
-    def _loss(self, outputs, targets) -> dict[str, torch.Tensor]:
-        boxes, labels, num_boxes = targets
-        return self.head.loss(outputs, self.head.targets(boxes, labels, num_boxes))
-
-    def _decode(self, outputs) -> list[dict[str, torch.Tensor]]:
-        return self.head.decode(outputs, **self.decode_options)
 
 
 @register_model("pointpillars")
 def pointpillars(num_classes: int = 3, **options) -> PointPillars:
     """:class:`PointPillars` by name (list options given as lists)."""
-    return PointPillars(
-        num_classes, **{k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
-    )
+    return PointPillars(num_classes, **tupled(options))

@@ -1,0 +1,51 @@
+"""What every LiDAR detector with a CenterPoint head shares: the loss from the head's
+targets and the decoding (top-k peaks, score threshold, rotated NMS)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from geo3d.models.pipeline import Pipeline
+
+
+class CenterDetector(Pipeline):
+    """``preprocess -> encoder -> neck -> CenterHead``; ``loss(outputs, (boxes (B, M, 7),
+    labels (B, M), num_boxes (B,)))`` and ``predict(outputs)`` -> per-scene ``{"boxes",
+    "scores", "labels"}`` (:class:`geo3d.heads.CenterHead`)."""
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        head: nn.Module,
+        preprocess: nn.Module,
+        neck: nn.Module,
+        score_threshold: float = 0.1,
+        nms_threshold: float = 0.01,
+        max_objects: int = 500,
+    ):
+        super().__init__(
+            encoder,
+            head,
+            preprocess=preprocess,
+            neck=neck,
+            loss_fn=self._loss,
+            predict_fn=self._decode,
+        )
+        self.decode_options = {
+            "score_threshold": score_threshold,
+            "nms_threshold": nms_threshold,
+            "max_objects": max_objects,
+        }
+
+    def _loss(self, outputs, targets) -> dict[str, torch.Tensor]:
+        boxes, labels, num_boxes = targets
+        return self.head.loss(outputs, self.head.targets(boxes, labels, num_boxes))
+
+    def _decode(self, outputs) -> list[dict[str, torch.Tensor]]:
+        return self.head.decode(outputs, **self.decode_options)
+
+
+def tupled(options: dict) -> dict:
+    """Config options with lists as tuples (YAML gives lists)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
