@@ -1,11 +1,14 @@
-"""Swap the neighbourhood pooling of a model and compare, on the same budget.
+"""Swap the pooling of a model and compare, on the same budget.
 
     python tools/ablate_pooling.py                                   # Point-PN, synthetic_shapes
     python tools/ablate_pooling.py --epochs 20 --poolings max+mean soft attention
+    python tools/ablate_pooling.py --config configs/dsvt_pillar_synthetic.yaml \
+        --poolings max soft attention                                # a detector's VFE pooling
 
 Trains ``--config`` once per pooling (``model.options.pooling``), with the same seed, data
-and epochs, and prints a Markdown table of test OA and time per epoch (training and
-validation); the table is also written to ``<output>/ablation.md``.
+and epochs, and prints a Markdown table, also written to ``<output>/ablation.md``: test OA
+and mAcc for classifiers; for detectors, the moderate BEV and 3D AP (R40) per class and
+their means. Time per epoch includes training and validation.
 """
 
 from __future__ import annotations
@@ -17,6 +20,39 @@ import sys
 from geo3d.engine import load_config, run
 from geo3d.engine.cli import run_tool, tool_parser
 from geo3d.pooling import POOLINGS
+
+
+def table_lines(rows) -> list[str]:
+    """The Markdown table of ``(pooling, results, config)`` rows, by task."""
+    detection = rows and rows[0][2].data.task == "detection"
+    if detection:
+        classes = sorted({k.split("_")[1] for k in rows[0][1] if k.endswith("_bev_moderate")})
+        head = [f"BEV {c}" for c in classes] + [f"3D {c}" for c in classes] + ["mean BEV / 3D"]
+    else:
+        head = ["test OA", "test mAcc"]
+    lines = [
+        "| pooling | parameters | " + " | ".join(head) + " | s per epoch | epochs |",
+        "|---|---|" + "---|" * len(head) + "---|---|",
+    ]
+    for pooling, results, config in rows:
+        if detection:
+            cells = [
+                f"{100 * results[f'test_{c}_{m}_moderate']:.1f}"
+                for m in ("bev", "3d")
+                for c in classes
+            ]
+            cells.append(
+                f"{100 * results['test_map_bev']:.1f} / {100 * results['test_map_3d']:.1f}"
+            )
+        else:
+            cells = [f"{100 * results['test_oa']:.1f} %", f"{100 * results['test_macc']:.1f} %"]
+        per_epoch = results["seconds"] / config.train.epochs
+        lines.append(
+            f"| {pooling} | {results['parameters']:,} | "
+            + " | ".join(cells)
+            + f" | {per_epoch:.1f} | {config.train.epochs} |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,25 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             overrides.append(f"train.epochs={args.epochs}")
         config = load_config(args.config, overrides)
         results = run(config)
-        rows.append(
-            (
-                pooling,
-                results["parameters"],
-                results["test_oa"],
-                results["test_macc"],
-                results["seconds"] / config.train.epochs,
-                config.train.epochs,
-            )
-        )
-    lines = [
-        "| pooling | parameters | test OA | test mAcc | s per epoch | epochs |",
-        "|---|---|---|---|---|---|",
-    ]
-    for pooling, params, oa, macc, per_epoch, epochs in rows:
-        lines.append(
-            f"| {pooling} | {params:,} | {100 * oa:.1f} % | {100 * macc:.1f} % | {per_epoch:.1f} "
-            f"| {epochs} |"
-        )
+        rows.append((pooling, results, config))
+    lines = table_lines(rows)
     table = "\n".join(lines)
     print(table)
     os.makedirs(args.output, exist_ok=True)

@@ -1,7 +1,7 @@
 """The ``detector`` suite of tools/benchmark.py: a detection config's training throughput
 (scenes per second through forward, loss, backward and the optimiser step, augmentation
 included) and its inference latency per scene (forward and decoding with NMS, batch of one),
-for each pillar pooling."""
+for each pillar pooling (detectors without a pooling option: one row, '-')."""
 
 from __future__ import annotations
 
@@ -33,9 +33,12 @@ def bench_detector(config_path: str, repeats: int, quick: bool):
     ]
     scenes = [data.collate_fn([data.val[i]]) for i in range(1 if quick else 5)]
     rows = []
-    for pooling in POOLINGS:
+    poolings = POOLINGS if "pooling" in config.model.options else ("-",)
+    for pooling in poolings:
         torch.manual_seed(0)
-        options = dict(config.model.options, pooling=pooling)
+        options = dict(config.model.options)
+        if pooling != "-":
+            options["pooling"] = pooling
         model = create_model(config.model.name, num_classes=len(data.classes), **options)
         optimizer = build_optimizer(config, model.parameters())
         model.train()

@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{args.config}: training with the config's batch size; inference one scene at a time"
         )
-        print("| pillar pooling | training scenes/s | inference ms per scene | parameters |")
+        print("| VFE pooling | training scenes/s | inference ms per scene | parameters |")
         print("|---|---|---|---|")
         for pooling, rate, latency, parameters in bench_detector(
             args.config, args.repeats, args.quick

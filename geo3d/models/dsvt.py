@@ -157,3 +157,14 @@ class DSVTPillar(CenterDetector):
 def dsvt_pillar(num_classes: int = 3, **options) -> DSVTPillar:
     """:class:`DSVTPillar` by name (list options given as lists)."""
     return DSVTPillar(num_classes, **tupled(options))
+
+
+@register_model("pvt_pillar")
+def pvt_pillar(num_classes: int = 3, **options) -> DSVTPillar:
+    """PVTransformer (Leng et al., 2024) on pillars: the point-to-voxel attention VFE
+    (``pooling="attention"``: each pillar's points are keys and values for a residual query
+    from their max-pooled feature) in place of PointNet's max pooling, on DSVT's pillar
+    transformer. The paper's backbone is a sparse window transformer and it published no
+    code, so the other settings are DSVT-Pillar's."""
+    options.setdefault("pooling", "attention")
+    return DSVTPillar(num_classes, **tupled(options))

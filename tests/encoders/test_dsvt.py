@@ -86,7 +86,9 @@ def test_position_quirk_changes_the_odd_blocks_only():
     torch.manual_seed(0)
     coords = voxels(200)
     quirk = DSVT(16, 4, 32, blocks=1, windows=((1, 6, 6), (1, 12, 12))).double().eval()
-    fixed = DSVT(16, 4, 32, blocks=1, windows=((1, 6, 6), (1, 12, 12)), official_position_quirk=False)
+    fixed = DSVT(
+        16, 4, 32, blocks=1, windows=((1, 6, 6), (1, 12, 12)), official_position_quirk=False
+    )
     fixed.load_state_dict(quirk.state_dict())
     fixed = fixed.double().eval()
     features = torch.randn(len(coords), 16, dtype=torch.float64)
