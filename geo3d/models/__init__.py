@@ -1,7 +1,7 @@
 """Whole models: the Pipeline and the model zoo (one registry)."""
 
 from geo3d.models.centerpoint_voxel import CenterPointVoxel, centerpoint_voxel
-from geo3d.models.dsvt import DSVTPillar, dsvt_pillar
+from geo3d.models.dsvt import DSVTPillar, DSVTVoxel, dsvt_pillar, dsvt_voxel, pvt_pillar
 from geo3d.models.meshcnn import (
     MeshCNNClassifier,
     MeshCNNSegmenter,
@@ -18,6 +18,9 @@ __all__ = [
     "centerpoint_voxel",
     "DSVTPillar",
     "dsvt_pillar",
+    "DSVTVoxel",
+    "dsvt_voxel",
+    "pvt_pillar",
     "MeshCNNClassifier",
     "MeshCNNSegmenter",
     "Pipeline",

@@ -38,6 +38,23 @@ SMALL = {
         "upsample_filters": [8, 8, 8],
         "head_channels": 8,
     },
+    "dsvt_voxel": {
+        "voxel_size": [0.64, 0.64, 0.5],
+        "point_range": RANGE,
+        "vfe_channels": [16, 16],
+        "d_model": 16,
+        "heads": 2,
+        "ffn": 32,
+        "blocks_per_stage": [1, 1, 1],
+        "stage_depths": [8, 2, 1],
+        "z_pools": [4, 2],
+        "set_size": 16,
+        "layer_nums": [1, 1, 1],
+        "layer_strides": [2, 2, 2],
+        "num_filters": [16, 16, 16],
+        "upsample_filters": [8, 8, 8],
+        "head_channels": 8,
+    },
 }
 # feature maps: voxel 0.32 m grid (320 x 224) / 8 * 2 -> 80 x 56; pillars 0.64 m / 2 -> 80 x 56
 FEATURE_SHAPE = (56, 80)
@@ -52,7 +69,7 @@ def scenes(tmp_path_factory):
     patch.undo()
 
 
-@pytest.mark.parametrize("name", ["centerpoint_voxel", "dsvt_pillar"])
+@pytest.mark.parametrize("name", ["centerpoint_voxel", "dsvt_pillar", "dsvt_voxel"])
 def test_forward_loss_and_predictions(scenes, name):
     data, batch = scenes
     torch.manual_seed(0)
@@ -115,6 +132,8 @@ def test_spconv_backend_gives_the_same_outputs(scenes):
         ("centerpoint_voxel", {"upsample_strides": [3, 4]}, "whole number of voxels"),
         ("dsvt_pillar", {"voxel_size": [0.32, 0.32, 0.5]}, "one z cell"),
         ("dsvt_pillar", {"d_model": 32}, "must be d_model"),
+        ("dsvt_voxel", {"stage_depths": [8, 4, 1]}, "stage 1 sees 2 z layers"),
+        ("dsvt_voxel", {"z_pools": [2, 2]}, "stage 1 sees 4 z layers"),
     ],
 )
 def test_bad_options_are_named(name, options, message):
