@@ -98,7 +98,13 @@ def test_forward_loss_and_predictions(scenes, name):
 
 
 @pytest.mark.parametrize(
-    "config", ["centerpoint_voxel_synthetic.yaml", "dsvt_pillar_synthetic.yaml"]
+    "config",
+    [
+        "centerpoint_voxel_synthetic.yaml",
+        "dsvt_pillar_synthetic.yaml",
+        "pvt_pillar_synthetic.yaml",
+        "dsvt_voxel_synthetic.yaml",
+    ],
 )
 def test_synthetic_configs_build_and_run_a_scene(config, scenes):
     data, batch = scenes
