@@ -211,7 +211,18 @@ class DSVTVoxelEncoder(nn.Module):
     DSVT stage and (between stages) attention-style 3D pooling, the scatter of the last
     stage's voxels (one z layer) to the canvas."""
 
-    def __init__(self, in_channels, grid, vfe_channels, pooling, stages, pools, d_model, heads):
+    def __init__(
+        self,
+        in_channels,
+        grid,
+        vfe_channels,
+        pooling,
+        stages,
+        pools,
+        d_model,
+        heads,
+        reduction="attention",
+    ):
         from geo3d.pooling.window_attention import WindowAttentionPool
 
         super().__init__()
@@ -225,8 +236,14 @@ class DSVTVoxelEncoder(nn.Module):
             variant="official",
         )
         self.stages = nn.ModuleList(stages)
+        if reduction not in ("attention", "max"):
+            raise ValueError(f"'reduction' must be 'attention' or 'max' (got {reduction!r})")
+        self.reduction = reduction
         self.pools = nn.ModuleList(
-            WindowAttentionPool(d_model, pz * py * px, heads) for pz, py, px in pools
+            WindowAttentionPool(d_model, pz * py * px, heads)
+            if reduction == "attention"
+            else nn.Identity()
+            for pz, py, px in pools
         )
         for parameter in self.pools.parameters():  # the official Xavier re-draw
             if parameter.dim() > 1:
@@ -254,7 +271,11 @@ class DSVTVoxelEncoder(nn.Module):
                 slots = stage_tensors[cursor]
                 cursor += 1
                 occupied = slots >= 0
-                features = self.pools[stage](features[slots.clamp(min=0)], occupied)
+                gathered = features[slots.clamp(min=0)]
+                if self.reduction == "attention":
+                    features = self.pools[stage](gathered, occupied)
+                else:  # the official 'maxpool': empty slots are zeros in the max
+                    features = torch.where(occupied[..., None], gathered, 0.0).amax(dim=1)
         num_scenes = int(scenes)
         return self.scatter(
             features, bev_indices(last_coords, self.bev_grid, num_scenes), num_scenes
@@ -265,11 +286,14 @@ class DSVTVoxel(CenterDetector):
     """DSVT-Voxel (OpenPCDet ``dsvt_voxel``): the dynamic voxel VFE, stages of DSVT blocks
     on 3D windows whose z extent shrinks with the voxels, attention-style 3D pooling along z
     between stages (:class:`geo3d.pooling.WindowAttentionPool`, slots x-major as the
-    official ``get_pooling_index``), the scatter of the last stage (one z layer) to BEV, a
-    BEV backbone and the CenterPoint head. Defaults: the paper's Waymo settings (0.32 x 0.32
-    x 0.1875 m, 32 z layers, set size 48, windows 12 x 12 x {32, 8, 2, 1}, hybrid 24 x 24,
-    z pooling 4, 4, 2, one block per stage, d 192, 8 heads); the BEV backbone is SECOND's
-    plain one, as in :class:`DSVTPillar`."""
+    official ``get_pooling_index``; ``reduction="max"`` is the official ``maxpool``
+    alternative, empty slots counting as zeros), the scatter of the last stage (one z
+    layer) to BEV, a BEV backbone and the CenterPoint head.
+
+    Defaults: the paper's Waymo settings (0.32 x 0.32 x 0.1875 m, 32 z layers, set size 48,
+    windows 12 x 12 x {32, 8, 2, 1}, hybrid 24 x 24, z pooling 4, 4, 2, one block per
+    stage, d 192, 8 heads); the BEV backbone is SECOND's plain one, as in
+    :class:`DSVTPillar`."""
 
     def __init__(
         self,
@@ -290,6 +314,7 @@ class DSVTVoxel(CenterDetector):
         hybrid_factor=(2, 2),
         shift=(6, 6),
         official_position_quirk: bool = True,
+        reduction: str = "attention",
         layer_nums=(1, 2, 2),
         layer_strides=(1, 2, 2),
         num_filters=(128, 128, 256),
@@ -333,7 +358,7 @@ class DSVTVoxel(CenterDetector):
         ]
         pools = [(p, 1, 1) for p in z_pools]
         encoder = DSVTVoxelEncoder(
-            in_channels, grid, vfe_channels, pooling, stages, pools, d_model, heads
+            in_channels, grid, vfe_channels, pooling, stages, pools, d_model, heads, reduction
         )
         neck = BEVBackbone(
             d_model,

@@ -69,11 +69,19 @@ def scenes(tmp_path_factory):
     patch.undo()
 
 
-@pytest.mark.parametrize("name", ["centerpoint_voxel", "dsvt_pillar", "dsvt_voxel"])
-def test_forward_loss_and_predictions(scenes, name):
+@pytest.mark.parametrize(
+    "name, extra",
+    [
+        ("centerpoint_voxel", {}),
+        ("dsvt_pillar", {}),
+        ("dsvt_voxel", {}),
+        ("dsvt_voxel", {"reduction": "max"}),
+    ],
+)
+def test_forward_loss_and_predictions(scenes, name, extra):
     data, batch = scenes
     torch.manual_seed(0)
-    model = create_model(name, num_classes=3, **SMALL[name])
+    model = create_model(name, num_classes=3, **SMALL[name], **extra)
     inputs = (batch["points"], batch["batch"], torch.tensor(2))
     targets = (batch["boxes"], batch["box_labels"], batch["num_boxes"])
     logits, regression = model(*inputs)
@@ -140,6 +148,7 @@ def test_spconv_backend_gives_the_same_outputs(scenes):
         ("dsvt_pillar", {"d_model": 32}, "must be d_model"),
         ("dsvt_voxel", {"stage_depths": [8, 4, 1]}, "stage 1 sees 2 z layers"),
         ("dsvt_voxel", {"z_pools": [2, 2]}, "stage 1 sees 4 z layers"),
+        ("dsvt_voxel", {"reduction": "mean"}, "'reduction' must be"),
     ],
 )
 def test_bad_options_are_named(name, options, message):
