@@ -31,16 +31,36 @@ batch_norm = partial(nn.BatchNorm1d, eps=1e-3, momentum=0.01)
 
 
 def post_act_block(
-    in_channels, out_channels, kernel_size=3, stride=1, padding=1, indice_key=None,
-    subm=True, backend="geo3d",
-) -> SparseSequential:  # fmt: skip
+    in_channels,
+    out_channels,
+    kernel_size=3,
+    stride=1,
+    padding=1,
+    indice_key=None,
+    subm=True,
+    backend="geo3d",
+) -> SparseSequential:
     """Convolution (no bias) -> BatchNorm -> ReLU (OpenPCDet's ``post_act_block``)."""
     if subm:
-        conv = SubMConv3d(in_channels, out_channels, kernel_size, bias=False,
-                          indice_key=indice_key, backend=backend)  # fmt: skip
+        conv = SubMConv3d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            bias=False,
+            indice_key=indice_key,
+            backend=backend,
+        )
     else:
-        conv = SparseConv3d(in_channels, out_channels, kernel_size, stride, padding, bias=False,
-                            indice_key=indice_key, backend=backend)  # fmt: skip
+        conv = SparseConv3d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            bias=False,
+            indice_key=indice_key,
+            backend=backend,
+        )
     return SparseSequential(conv, batch_norm(out_channels), nn.ReLU())
 
 
