@@ -4,7 +4,7 @@
 Voxels: OpenPCDet's SECOND settings (0.05 x 0.05 x 0.1 m over [0, -40, -3, 70.4, 40, 1],
 at most 5 points per voxel, mean features) on the shared KITTI frame 000000: the camera's
 field of view (what OpenPCDet trains on) and the whole sweep. spconv runs its CPU forward
-with one thread (with more its results are wrong; see :func:`geo3d.nn.sparse_conv.
+with one thread (with more its results are wrong; see :func:`geo3d.nn.spconv_interop.
 spconv_cpu_call`) and, for reference, with all threads; its backward needs CUDA.
 """
 
@@ -127,14 +127,14 @@ def bench_sparse(repeats: int, quick: bool):
                 theirs = _canonical(forward())
                 threads = torch.get_num_threads()
                 if threads > 1:
-                    from geo3d.nn import sparse_conv
+                    from geo3d.nn import spconv_interop
 
-                    unsafe = sparse_conv.spconv_cpu_call
-                    sparse_conv.spconv_cpu_call = lambda module, *args: module(*args)
+                    unsafe = spconv_interop.spconv_cpu_call
+                    spconv_interop.spconv_cpu_call = lambda module, *args: module(*args)
                     try:
                         ms = median_ms(forward, repeats)
                     finally:
-                        sparse_conv.spconv_cpu_call = unsafe
+                        spconv_interop.spconv_cpu_call = unsafe
                     rows.append(
                         (name, len(i), f"spconv cpu, {threads} threads (wrong)", ms, None, None)
                     )

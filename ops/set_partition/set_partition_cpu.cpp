@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../common/checks.h"
+#include "../sparse_conv/sparse_conv_geometry.h"
 
 namespace geo3d {
 namespace {
@@ -27,10 +28,7 @@ std::tuple<at::Tensor, at::Tensor> set_partition_cpu(const at::Tensor& coords,
                                                      at::IntArrayRef sparse_shape,
                                                      at::IntArrayRef window, at::IntArrayRef shift,
                                                      int64_t set_size) {
-  TORCH_CHECK(coords.dim() == 2 && coords.size(1) == 4,
-              "geo3d: expected 'coords' of shape (V, 4) as (batch, z, y, x), got ", coords.sizes());
-  TORCH_CHECK(coords.scalar_type() == at::kInt, "geo3d: 'coords' must be int32");
-  TORCH_CHECK(coords.is_contiguous(), "geo3d: 'coords' must be contiguous");
+  check_voxel_coords(coords, "coords");
   TORCH_CHECK(coords.device().is_cpu(), "geo3d: 'coords' must be a CPU tensor here");
   TORCH_CHECK(sparse_shape.size() == 3 && window.size() == 3 && shift.size() == 3,
               "geo3d: 'sparse_shape', 'window' and 'shift' need 3 values each");

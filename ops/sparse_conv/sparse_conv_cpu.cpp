@@ -21,12 +21,8 @@ namespace geo3d {
 namespace {
 
 void check_coords(const at::Tensor& coords, const char* name) {
-  TORCH_CHECK(coords.dim() == 2 && coords.size(1) == 4, "geo3d: expected '", name,
-              "' of shape (N, 4) as (batch, z, y, x), got ", coords.sizes());
-  TORCH_CHECK(coords.scalar_type() == at::kInt, "geo3d: '", name, "' must be int32");
-  TORCH_CHECK(coords.is_contiguous(), "geo3d: '", name, "' must be contiguous");
+  check_voxel_coords(coords, name);
   TORCH_CHECK(coords.device().is_cpu(), "geo3d: '", name, "' must be a CPU tensor here");
-  TORCH_CHECK(coords.size(0) < (int64_t(1) << 31), "geo3d: '", name, "' has 2^31 rows or more");
 }
 
 at::Tensor sparse_conv_neighbors_cpu(const at::Tensor& in_coords, const at::Tensor& out_coords,

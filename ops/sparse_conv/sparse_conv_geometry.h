@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #ifndef __CUDACC__
+#include <ATen/ATen.h>
 #include <c10/util/ArrayRef.h>
 #include <c10/util/Exception.h>
 #endif
@@ -51,6 +52,16 @@ struct ConvGeometry {
 };
 
 #ifndef __CUDACC__
+// (N, 4) int32 (batch, z, y, x) rows, contiguous, fewer than 2^31 (the device is the
+// caller's check).
+inline void check_voxel_coords(const at::Tensor& coords, const char* name) {
+  TORCH_CHECK(coords.dim() == 2 && coords.size(1) == 4, "geo3d: expected '", name,
+              "' of shape (N, 4) as (batch, z, y, x), got ", coords.sizes());
+  TORCH_CHECK(coords.scalar_type() == at::kInt, "geo3d: '", name, "' must be int32");
+  TORCH_CHECK(coords.is_contiguous(), "geo3d: '", name, "' must be contiguous");
+  TORCH_CHECK(coords.size(0) < (int64_t(1) << 31), "geo3d: '", name, "' has 2^31 rows or more");
+}
+
 inline ConvGeometry make_conv_geometry(c10::IntArrayRef shape, c10::IntArrayRef kernel,
                                        c10::IntArrayRef stride, c10::IntArrayRef padding,
                                        c10::IntArrayRef dilation) {

@@ -14,10 +14,8 @@ from geo3d.nn.sparse_conv import (
     SparseInverseConv3d,
     SparseSequential,
     SubMConv3d,
-    from_spconv,
-    spconv_cpu_call,
-    to_spconv,
 )
+from geo3d.nn.spconv_interop import from_spconv, spconv_cpu_call, to_spconv
 from tests.conftest import devices
 
 SHAPE = [9, 10, 11]
