@@ -35,6 +35,12 @@ def last_occurrence(flat: torch.Tensor, count: int) -> torch.Tensor:
     return last.scatter_reduce(0, flat, positions, reduce="amax")
 
 
+def scatter_back_indices(sets: torch.Tensor, count: int) -> torch.Tensor:
+    """``sets (2, S, T)`` of one partition -> ``(2, count)``: per ordering, where each
+    voxel's attended feature is read back (:func:`last_occurrence` of the flattened sets)."""
+    return torch.stack([last_occurrence(s.reshape(-1), count) for s in sets])
+
+
 class SetAttention(nn.Module):
     """``(features (N, d), sets (S, T), masks (S, T), position (N, d)) -> (N, d)``: attention
     within each set, the voxel's last occurrence written back, then residual + LayerNorm,
@@ -48,14 +54,17 @@ class SetAttention(nn.Module):
         self.dropout, self.dropout1, self.dropout2 = (nn.Dropout(dropout) for _ in range(3))
         self.activation = nn.GELU()
 
-    def forward(self, features, sets, masks, position):
+    def forward(self, features, sets, masks, position, back=None):
+        """``back (N,)``: :func:`last_occurrence` of ``sets``, computed here unless given
+        (an exported core takes it as an input: its ``scatter_reduce`` is index work)."""
         grouped = features[sets]  # (S, T, d)
         query = grouped + position[sets]
         attended, _ = self.attention(
             query, query, grouped, key_padding_mask=masks, need_weights=False
         )
-        flat = sets.reshape(-1)
-        attended = attended.reshape(-1, features.shape[1])[last_occurrence(flat, features.shape[0])]
+        if back is None:
+            back = last_occurrence(sets.reshape(-1), features.shape[0])
+        attended = attended.reshape(-1, features.shape[1])[back]
         out = self.norm1(features + self.dropout1(attended))
         update = self.linear2(self.dropout(self.activation(self.linear1(out))))
         return self.norm2(out + self.dropout2(update))
@@ -69,8 +78,8 @@ class DSVTEncoderLayer(nn.Module):
         self.set_attention = SetAttention(d_model, heads, ffn, dropout)
         self.norm = nn.LayerNorm(d_model)
 
-    def forward(self, features, sets, masks, position):
-        return self.norm(features + self.set_attention(features, sets, masks, position))
+    def forward(self, features, sets, masks, position, back=None):
+        return self.norm(features + self.set_attention(features, sets, masks, position, back))
 
 
 class PositionEmbedding(nn.Module):
@@ -108,11 +117,17 @@ class DSVTBlock(nn.Module):
         )
 
     def forward(
-        self, features, partition: SetPartition, positions: tuple[torch.Tensor, torch.Tensor]
+        self,
+        features,
+        partition: SetPartition,
+        positions: tuple[torch.Tensor, torch.Tensor],
+        backs: torch.Tensor | None = None,
     ):
+        """``backs (2, N)``: :func:`scatter_back_indices` of the partition, or None."""
         for order, layer in enumerate(self.layers):
+            back = None if backs is None else backs[order]
             features = layer(
-                features, partition.sets[order], partition.masks[order], positions[order]
+                features, partition.sets[order], partition.masks[order], positions[order], back
             )
         return features
 
@@ -152,7 +167,14 @@ class DSVT(nn.Module):
             if parameter.dim() > 1 and "scaler" not in name:
                 nn.init.xavier_uniform_(parameter)
 
-    def forward(self, features: torch.Tensor, partitions: tuple[SetPartition, SetPartition]):
+    def forward(
+        self,
+        features: torch.Tensor,
+        partitions: tuple[SetPartition, SetPartition],
+        backs: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ):
+        """``backs``: per shift, :func:`scatter_back_indices` ``(2, N)`` (None: computed
+        here; an exported core takes them as inputs)."""
         for b, (block, norm, embeddings) in enumerate(
             zip(self.blocks, self.residual_norms, self.positions)
         ):
@@ -162,5 +184,6 @@ class DSVT(nn.Module):
                 positions = (per_shift[0], per_shift[1])  # indexed by layer, as the official code
             else:
                 positions = (per_shift[shift], per_shift[shift])
-            features = norm(block(features, partitions[shift], positions) + features)
+            back = None if backs is None else backs[shift]
+            features = norm(block(features, partitions[shift], positions, back) + features)
         return features

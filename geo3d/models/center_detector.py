@@ -38,6 +38,22 @@ class CenterDetector(Pipeline):
             "max_objects": max_objects,
         }
 
+    def export_inputs(
+        self, points: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], dict[str, dict[int, str]]]:
+        """The index work for one scene ``points (P, C)``: the exported core's inputs by
+        name, in order, and their dynamic axes (:mod:`geo3d.models.deploy_inputs`).
+        Detectors with an export path override it."""
+        raise NotImplementedError(f"{type(self).__name__} has no export path yet")
+
+    def export_forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The tensor core on :meth:`export_inputs`'s tensors -> ``(heatmap logits (1, K, H,
+        W), regression (1, R, H, W))``, what ``forward`` gives for that one scene (in
+        evaluation mode): no index work, no data-dependent shapes, no scatter reduction."""
+        if not hasattr(self.encoder, "export_forward"):
+            raise NotImplementedError(f"{type(self).__name__} has no export path yet")
+        return self.head(self.neck(self.encoder.export_forward(*inputs)))
+
     def _loss(self, outputs, targets) -> dict[str, torch.Tensor]:
         boxes, labels, num_boxes = targets
         return self.head.loss(outputs, self.head.targets(boxes, labels, num_boxes))

@@ -22,6 +22,7 @@ from torch import nn
 from geo3d.encoders.dsvt import DSVT
 from geo3d.heads.center_head import CenterHead
 from geo3d.models.center_detector import CenterDetector, tupled
+from geo3d.models.deploy_inputs import PILLAR_AXES, pillar_inputs, set_partition_inputs
 from geo3d.models.registry import register_model
 from geo3d.necks.bev_backbone import BEVBackbone
 from geo3d.necks.bev_scatter import BEVScatter, bev_indices
@@ -74,6 +75,19 @@ class DSVTPillarEncoder(nn.Module):
         )
         self.dsvt = dsvt
         self.scatter = BEVScatter(grid, self.vfe.out_channels)
+
+    def export_forward(self, voxel_points, voxel_mask, voxels, bev_index, *partitions):
+        """One scene's canvas ``(1, d, ny, nx)`` from padded pillars and, per shift, ``sets,
+        set_masks, set_back, window_coords``
+        (:func:`geo3d.models.deploy_inputs.set_partition_inputs`)."""
+        features = self.vfe.encode_padded(voxel_points, voxel_mask, voxels)
+        shifts = [partitions[i : i + 4] for i in range(0, len(partitions), 4)]
+        features = self.dsvt(
+            features,
+            tuple(SetPartition(sets, masks, local) for sets, masks, _, local in shifts),
+            tuple(back for _, _, back, _ in shifts),
+        )
+        return self.scatter(features, bev_index, 1)
 
     def forward(self, points, coords, index, pillars, sets0, local0, sets1, local1, scenes):
         features, pillars = self.vfe.encode(points, coords, index, pillars)
@@ -151,6 +165,14 @@ class DSVTPillar(CenterDetector):
         super().__init__(
             encoder, head, preprocess, neck, score_threshold, nms_threshold, max_objects
         )
+
+    def export_inputs(self, points: torch.Tensor):
+        prep = self.preprocess
+        inputs = pillar_inputs(prep.assigner, points)
+        partitions, axes = set_partition_inputs(
+            inputs["voxels"], prep.sparse_shape, prep.windows, prep.shifts, prep.set_size
+        )
+        return {**inputs, **partitions}, {**PILLAR_AXES, **axes}
 
 
 @register_model("dsvt_pillar")

@@ -20,6 +20,7 @@ from torch import nn
 
 from geo3d.heads.center_head import CenterHead
 from geo3d.models.center_detector import CenterDetector, tupled
+from geo3d.models.deploy_inputs import PILLAR_AXES, pillar_inputs
 from geo3d.models.registry import register_model
 from geo3d.necks.bev_backbone import BEVBackbone
 from geo3d.necks.bev_scatter import BEVScatter, bev_indices
@@ -59,6 +60,12 @@ class PillarEncoder(nn.Module):
             max_voxels=max_pillars,
         )
         self.scatter = BEVScatter(grid, self.vfe.out_channels)
+
+    def export_forward(self, voxel_points, voxel_mask, voxels, bev_index) -> torch.Tensor:
+        """One scene's canvas ``(1, channels, ny, nx)`` from padded pillars
+        (:func:`geo3d.models.deploy_inputs.pillar_inputs`)."""
+        features = self.vfe.encode_padded(voxel_points, voxel_mask, voxels)
+        return self.scatter(features, bev_index, 1)
 
     def forward(self, points, coords, index, pillars, scenes: torch.Tensor):
         features, pillars = self.vfe.encode(points, coords, index, pillars)
@@ -130,6 +137,9 @@ class PointPillars(CenterDetector):
             nms_threshold,
             max_objects,
         )
+
+    def export_inputs(self, points: torch.Tensor):
+        return pillar_inputs(self.preprocess.assigner, points), dict(PILLAR_AXES)
 
 
 @register_model("pointpillars")

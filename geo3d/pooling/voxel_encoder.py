@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from geo3d.ops import scatter, unique_rows
-from geo3d.pooling.set_pool import SetPool
+from geo3d.pooling.set_pool import SetPool, pool_groups
 from geo3d.structures.voxels import VoxelGrid, hard_voxel_mask
 
 VFE_VARIANTS = ("official", "plain")
@@ -80,6 +80,7 @@ class VoxelFeatureEncoder(nn.Module):
         self.assigner = VoxelAssigner(self.grid, max_points_per_voxel, max_voxels)
         self.voxel_size, self.point_range = list(self.grid.voxel_size), list(self.grid.point_range)
         self.pillars = self.grid.is_pillars
+        self.in_channels = in_channels
         self.variant = variant
         self.layers = nn.ModuleList()
         width = in_channels + 6
@@ -135,6 +136,57 @@ class VoxelFeatureEncoder(nn.Module):
                 voxel_max = scatter(features, index, num_voxels, "max")  # (V, width)
                 features = torch.cat([features, voxel_max[index]], dim=1)
         return self.pool.segments(features, index, num_voxels), voxels
+
+    def encode_padded(
+        self, voxel_points: torch.Tensor, mask: torch.Tensor, voxels: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`encode` on voxels padded to slots (:func:`pad_voxel_points`): ``voxel_points
+        (V, T, C)``, ``mask (V, T)`` True at real points, ``voxels (V, 4)`` int ``(b, z, y,
+        x)`` -> ``features (V, out)``, the same function in evaluation mode. No scatter:
+        segment reductions become reductions over the slot axis, which every ONNX runtime and
+        TensorRT import (the form an exporter writes; batch norm reads padded slots only in
+        training, so this path is for evaluation)."""
+        num_voxels, slots = mask.shape
+        real = mask[..., None]
+        xyz = voxel_points[..., :3]
+        count = real.sum(dim=1).clamp(min=1).to(xyz.dtype)  # (V, 1)
+        mean = torch.where(real, xyz, 0.0).sum(dim=1) / count  # (V, 3)
+        centre = self.grid.cell_centres(voxels[:, 1:], xyz.dtype)  # (V, 3) x, y, z
+        features = torch.cat(
+            [voxel_points, xyz - mean[:, None], xyz - centre[:, None]], dim=-1
+        )  # (V, T, C + 6)
+        for i, layer in enumerate(self.layers):
+            features = layer(features.reshape(num_voxels * slots, -1))
+            features = features.reshape(num_voxels, slots, -1)
+            if self.variant == "official" and i < len(self.layers) - 1:
+                voxel_max = pool_groups(features, "max", mask)  # (V, width)
+                features = torch.cat([features, voxel_max[:, None].expand(-1, slots, -1)], dim=-1)
+        return self.pool(features, mask)
+
+
+def pad_voxel_points(
+    points: torch.Tensor, index: torch.Tensor, num_voxels: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Packed points to slots: ``points (P, C)``, ``index (P,)`` their voxel rows ->
+    ``(voxel_points (V, T, C), mask (V, T))`` with ``T`` the fullest voxel's count (at least
+    1), points in their input order within a voxel, zeros and False in the empty slots.
+    Index work for :meth:`VoxelFeatureEncoder.encode_padded` (hard voxelization's layout)."""
+    if index.shape != points.shape[:1]:
+        raise ValueError(
+            f"'index' must have one entry per point ({points.shape[0]}) "
+            f"(got shape {tuple(index.shape)})"
+        )
+    counts = torch.bincount(index, minlength=num_voxels)
+    slots = max(int(counts.max()) if counts.numel() else 0, 1)
+    order = torch.argsort(index, stable=True)
+    rows = index[order]
+    starts = torch.cumsum(counts, 0) - counts
+    slot = torch.arange(rows.shape[0], device=rows.device) - starts[rows]
+    voxel_points = points.new_zeros((num_voxels, slots, points.shape[1]))
+    voxel_points[rows, slot] = points[order]
+    mask = torch.zeros((num_voxels, slots), dtype=torch.bool, device=points.device)
+    mask[rows, slot] = True
+    return voxel_points, mask
 
 
 class VoxelAssigner(nn.Module):

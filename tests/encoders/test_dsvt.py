@@ -104,3 +104,17 @@ def test_gradcheck_of_a_tiny_backbone():
     net = DSVT(8, 2, 16, blocks=2, windows=((1, 6, 6), (1, 12, 12))).double().eval()
     features = torch.randn(len(coords), 8, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda f: net(f, parts), (features,), eps=1e-6, atol=1e-5)
+
+
+def test_given_scatter_back_indices_equal_the_computed_ones():
+    """An exported core takes the scatter-back indices as inputs: the same output."""
+    from geo3d.encoders.dsvt import scatter_back_indices
+
+    torch.manual_seed(0)
+    coords = voxels(300)
+    net = DSVT(16, 4, 32, blocks=2, windows=((1, 6, 6), (1, 12, 12))).double().eval()
+    features = torch.randn(len(coords), 16, dtype=torch.float64)
+    parts = partitions(coords)
+    backs = tuple(scatter_back_indices(p.sets, len(coords)) for p in parts)
+    assert backs[0].shape == (2, len(coords))
+    torch.testing.assert_close(net(features, parts, backs), net(features, parts))

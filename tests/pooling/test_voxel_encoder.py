@@ -119,3 +119,50 @@ def test_bad_arguments_are_named():
     encoder = VoxelFeatureEncoder(4, (8,), [1, 1, 2], PILLAR_RANGE)
     with pytest.raises(ValueError, match="'batch'"):
         encoder(torch.rand(5, 4), torch.zeros(4, dtype=torch.long))
+
+
+@pytest.mark.parametrize("pooling", ["max", "mean", "max+mean", "soft", "attention"])
+@pytest.mark.parametrize("variant", ["official", "plain"])
+@pytest.mark.parametrize("pillars", [True, False])
+def test_padded_encoding_equals_the_packed_one(pooling, variant, pillars):
+    """``encode_padded`` on :func:`pad_voxel_points`' slots (what an exporter traces) is the
+    same function as ``encode`` on packed segments, in evaluation mode, for every pooling."""
+    from geo3d.pooling.voxel_encoder import pad_voxel_points
+
+    torch.manual_seed(0)
+    voxel_size = [1.0, 1.0, 2.0] if pillars else [1.0, 1.0, 0.5]
+    g = torch.Generator().manual_seed(2)
+    points = torch.rand(400, 4, generator=g, dtype=torch.float64)
+    points = points * torch.tensor([8.0, 8.0, 2.0, 1.0], dtype=torch.float64)
+    points = points + torch.tensor([0.0, -4.0, -1.0, 0.0], dtype=torch.float64)
+    batch = torch.zeros(400, dtype=torch.long)
+    encoder = VoxelFeatureEncoder(
+        4, (16, 16), voxel_size, PILLAR_RANGE, pooling=pooling, variant=variant, heads=2
+    )
+    encoder = encoder.double().eval()
+    randomise_batch_norms(encoder)
+    assigned = encoder.assigner(points, batch)
+    packed, voxels = encoder.encode(*assigned)
+    kept, _, index, _ = assigned
+    voxel_points, mask = pad_voxel_points(kept, index, voxels.shape[0])
+    assert mask.sum() == kept.shape[0] and voxel_points.shape[1] == int(mask.sum(1).max())
+    padded = encoder.encode_padded(voxel_points, mask, voxels)
+    torch.testing.assert_close(padded, packed, rtol=1e-10, atol=1e-10)
+
+
+def test_pad_voxel_points_keeps_each_voxels_points_in_order():
+    from geo3d.pooling.voxel_encoder import pad_voxel_points
+
+    points = torch.arange(12.0).reshape(6, 2)
+    index = torch.tensor([2, 0, 2, 1, 2, 0])
+    slots, mask = pad_voxel_points(points, index, 4)
+    assert slots.shape == (4, 3, 2) and mask.tolist() == [
+        [True, True, False],
+        [True, False, False],
+        [True, True, True],
+        [False, False, False],
+    ]
+    assert slots[2, :, 0].tolist() == [0.0, 4.0, 8.0] and slots[0, :2, 0].tolist() == [2.0, 10.0]
+    assert slots[3].abs().sum() == 0
+    with pytest.raises(ValueError, match="one entry per point"):
+        pad_voxel_points(points, index[:3], 4)

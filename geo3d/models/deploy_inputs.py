@@ -1,0 +1,63 @@
+"""The index work of an exported detector, one scene at a time: what its ``preprocess`` does,
+in the layout an ONNX / TensorRT core takes (voxels padded to slots, flat canvas indices,
+set partitions with their scatter-back indices). Every tensor here is an input of the graph
+(:mod:`geo3d.export`); nothing data-dependent is left inside it.
+
+Each function returns an ordered dict ``name -> tensor`` and the dynamic axes of those
+inputs (``name -> {axis: dimension name}``), so exporter, manifest and runtimes agree on
+names and order.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from geo3d.encoders.dsvt import scatter_back_indices
+from geo3d.necks.bev_scatter import bev_indices
+from geo3d.ops.set_partition import set_partition
+from geo3d.pooling.voxel_encoder import VoxelAssigner, pad_voxel_points
+
+PILLAR_AXES = {
+    "voxel_points": {0: "voxels", 1: "slots"},
+    "voxel_mask": {0: "voxels", 1: "slots"},
+    "voxels": {0: "voxels"},
+    "bev_index": {0: "voxels"},
+}
+
+
+def pillar_inputs(assigner: VoxelAssigner, points: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``points (P, C)`` of one scene -> ``voxel_points (V, T, C)`` float, ``voxel_mask (V,
+    T)`` bool, ``voxels (V, 4)`` int64 ``(0, z, y, x)``, ``bev_index (V,)`` int64 flat cells
+    of a one-scene canvas. The assigner's rules (range, caps in evaluation mode) apply."""
+    if points.dim() != 2 or points.shape[1] < 3:
+        raise ValueError(f"Expected 'points' of shape (P, C >= 3) (got {tuple(points.shape)})")
+    batch = torch.zeros(points.shape[0], dtype=torch.long, device=points.device)
+    points, _, index, voxels = assigner(points, batch)
+    voxel_points, mask = pad_voxel_points(points, index, voxels.shape[0])
+    return {
+        "voxel_points": voxel_points,
+        "voxel_mask": mask,
+        "voxels": voxels,
+        "bev_index": bev_indices(voxels, assigner.grid, 1),
+    }
+
+
+def set_partition_inputs(
+    voxels: torch.Tensor, sparse_shape, windows, shifts, set_size: int
+) -> tuple[dict[str, torch.Tensor], dict[str, dict[int, str]]]:
+    """DSVT's partitions of ``voxels (V, 4)`` for each shift ``s``: ``sets_s (2, S_s, T)``
+    int64, ``set_masks_s (2, S_s, T)`` bool, ``set_back_s (2, V)`` int64 (where each voxel
+    reads its attended feature back), ``window_coords_s (V, 3)`` int32, and their axes."""
+    inputs, axes = {}, {}
+    coords = voxels.to(torch.int32)
+    for s, (window, shift) in enumerate(zip(windows, shifts)):
+        p = set_partition(coords, sparse_shape, window, shift, set_size)
+        inputs[f"sets_{s}"] = p.sets
+        inputs[f"set_masks_{s}"] = p.masks
+        inputs[f"set_back_{s}"] = scatter_back_indices(p.sets, voxels.shape[0])
+        inputs[f"window_coords_{s}"] = p.coords_in_window
+        axes[f"sets_{s}"] = {1: f"sets_{s}"}
+        axes[f"set_masks_{s}"] = {1: f"sets_{s}"}
+        axes[f"set_back_{s}"] = {1: "voxels"}
+        axes[f"window_coords_{s}"] = {0: "voxels"}
+    return inputs, axes

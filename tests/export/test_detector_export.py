@@ -1,0 +1,162 @@
+"""Exported detectors: the ONNX core in onnxruntime equals PyTorch's, and the boxes after the
+same native pre- and postprocessing match, on a near-empty scene, a typical one and one at
+the voxel limit; the exported graph passes TensorRT's operator check; the padded forms the
+exporter traces equal the packed forms training uses."""
+
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+from geo3d.data.synthetic import SyntheticLidar  # noqa: E402
+from geo3d.export import check_profile, check_tensorrt_ops, export_detector, load_deployed  # noqa: E402
+from geo3d.models import create_model  # noqa: E402
+from geo3d.ops import box_iou_bev  # noqa: E402
+
+RANGE = [-51.2, -35.84, -3.0, 51.2, 35.84, 1.0]
+BEV = dict(
+    layer_nums=[1, 1, 1],
+    num_filters=[16, 16, 16],
+    upsample_filters=[16, 16, 16],
+    head_channels=16,
+    heading="axis_direction",
+    score_threshold=0.3,
+    max_objects=60,
+)
+DSVT = dict(
+    voxel_size=[0.32, 0.32, 4.0],
+    point_range=RANGE,
+    vfe_channels=[16, 16],
+    d_model=16,
+    heads=2,
+    ffn=32,
+    blocks=2,
+    set_size=12,
+    layer_strides=[1, 2, 2],
+    **BEV,
+)
+# Small versions of each exportable detector; PointPillars with hard voxelization's caps.
+MODELS = {
+    "pointpillars": dict(
+        voxel_size=[0.32, 0.32, 4.0],
+        point_range=RANGE,
+        pillar_channels=[16],
+        max_points_per_pillar=12,
+        max_pillars=[3000, 3000],
+        **BEV,
+    ),
+    "dsvt_pillar": DSVT,
+    "pvt_pillar": DSVT,
+}
+
+
+def tiny_model(name: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=3, **MODELS[name])
+    with torch.no_grad():  # spread the scores (the head's prior puts them all near 0.1)
+        model.head.heatmap[-1].bias.zero_()
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.1, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """A near-empty scene, a typical one (every 8th point of a synthetic sweep) and a dense
+    one (every 2nd point), exported as the voxel limit (PointPillars: above its 3000-pillar
+    cap, so capped to exactly the limit)."""
+    sweep = SyntheticLidar("val", frames=1)[0]["points"]
+    generator = torch.Generator().manual_seed(1)
+    low, high = torch.tensor(RANGE[:3]), torch.tensor(RANGE[3:])
+    near_empty = torch.cat(
+        [low + (high - low) * torch.rand(40, 3, generator=generator), torch.rand(40, 1)], 1
+    )
+    return {
+        "near_empty": near_empty,
+        "typical": sweep[::8].contiguous(),
+        "at_limit": sweep[::2].contiguous(),
+    }
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def exported(request, frames, tmp_path_factory):
+    name = request.param
+    model = tiny_model(name)
+    directory = tmp_path_factory.mktemp(name)
+    config = {"model": {"name": name, "options": MODELS[name]}}
+    limit = model.export_inputs(frames["at_limit"])[0]["voxels"].shape[0]
+    result = export_detector(
+        model,
+        [frames["typical"]],
+        str(directory),
+        config=config,
+        classes=list(SyntheticLidar.classes),
+        max_voxels=limit,
+    )
+    return name, model, result, limit
+
+
+def test_the_exported_graph_passes_the_tensorrt_check_and_names_its_inputs(exported):
+    name, model, result, limit = exported
+    check_tensorrt_ops(result.onnx_path)
+    names = [spec["name"] for spec in result.manifest["inputs"]]
+    assert names[:4] == ["voxel_points", "voxel_mask", "voxels", "bev_index"]
+    if name != "pointpillars":
+        assert "sets_1" in names and "set_back_0" in names
+    assert result.manifest["profile"]["voxels"][2] == limit
+    assert result.manifest["opset"] == 18
+
+
+@pytest.mark.parametrize("scene", ["near_empty", "typical", "at_limit"])
+def test_onnxruntime_equals_pytorch_core_and_boxes(exported, frames, scene):
+    name, model, result, limit = exported
+    points = frames[scene]
+    onnx = load_deployed(result.directory, "onnxruntime")
+    torch_path = load_deployed(result.directory, "torch", detector=model)
+    inputs = torch_path.prepare(points)
+    if scene == "at_limit":
+        assert inputs["voxels"].shape[0] == limit
+        if name == "pointpillars":
+            assert limit == 3000  # the evaluation cap
+    expected, got = torch_path.runtime(inputs), onnx.runtime(inputs)
+    for a, b in zip(expected, got):
+        assert a.shape == b.shape and b.dtype == torch.float32
+        scale = a.abs().max().clamp(min=1e-6)
+        assert float((a - b).abs().max() / scale) < 1e-4
+    boxes_torch, boxes_onnx = torch_path(points), onnx(points)
+    assert boxes_torch["boxes"].shape == boxes_onnx["boxes"].shape
+    assert boxes_torch["boxes"].shape[0] > 0
+    torch.testing.assert_close(boxes_onnx["scores"], boxes_torch["scores"], atol=1e-4, rtol=0)
+    # Pairwise: every box has a twin of the same class and score (ties in score, as empty
+    # canvas cells give, may come out of NMS in either order).
+    iou = box_iou_bev(boxes_torch["boxes"].double(), boxes_onnx["boxes"].double())
+    twin = (
+        (iou > 0.99)
+        & (boxes_torch["labels"][:, None] == boxes_onnx["labels"][None])
+        & ((boxes_torch["scores"][:, None] - boxes_onnx["scores"][None]).abs() < 1e-4)
+    )
+    assert bool(twin.any(1).all()) and bool(twin.any(0).all()), iou.max(1).values.min()
+
+
+def test_the_deployed_path_gives_the_model_own_predictions(exported, frames):
+    """Padded export inputs + core + decoding = the training-time model's forward on the
+    scene (packed segments, scatter reductions), to float tolerance."""
+    name, model, result, _ = exported
+    points = frames["typical"]
+    with torch.no_grad():
+        batch = torch.zeros(points.shape[0], dtype=torch.long)
+        expected = model.predict(model(points, batch, torch.tensor(1)))[0]
+    found = load_deployed(result.directory, "onnxruntime")(points)
+    assert found["boxes"].shape == expected["boxes"].shape
+    torch.testing.assert_close(found["scores"], expected["scores"], atol=1e-4, rtol=0)
+
+
+def test_a_scene_outside_the_profile_gets_a_named_error(exported, frames):
+    name, model, result, _ = exported
+    inputs, _ = model.export_inputs(frames["typical"])
+    manifest = dict(result.manifest, profile=dict(result.manifest["profile"], voxels=[1, 5, 10]))
+    with pytest.raises(ValueError, match=r"voxels .*outside the exported range 1 to 10"):
+        check_profile(inputs, manifest)
