@@ -8,6 +8,7 @@
     python tools/benchmark.py sparse [--repeats 3]     # SECOND's sparse backbone vs spconv
     python tools/benchmark.py detector [--config configs/pointpillars_synthetic.yaml]
                                                        # training scenes/s, latency per scene
+    python tools/benchmark.py deploy [--repeats 5]     # exported detectors per runtime
 
 Each row times one op at one size with geo3d (CPU, and CUDA where present) and with
 every peer that is installed, in the same run, and prints the ratio of the best peer's
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from bench_boxes import bench_boxes, bench_kitti_eval
+from bench_deploy import bench_deploy
 from bench_detector import bench_detector
 from bench_mesh import (  # noqa: F401  (BUNNY, VARIANT_MESHES: for the tests)
     BUNNY,
@@ -380,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = tool_parser(__doc__)
     parser.add_argument(
         "suite",
-        choices=["ops", "models", "mesh", "pooling", "boxes", "sparse", "detector"],
+        choices=["ops", "models", "mesh", "pooling", "boxes", "sparse", "detector", "deploy"],
         help="what to benchmark",
     )
     parser.add_argument(
@@ -418,6 +420,14 @@ def main(argv: list[str] | None = None) -> int:
             args.config, args.repeats, args.quick
         ):
             print(f"| {pooling} | {rate:.2f} | {latency:.0f} | {parameters:,} |")
+        return 0
+    if args.suite == "deploy":
+        print("one synthetic_lidar scene at a time; preprocess = the index work outside the")
+        print("graph, core = the exported tensor core, total = preprocess + core + decoding")
+        print("| config | voxels | stage | runtime | ms per scene |")
+        print("|---|---|---|---|---|")
+        for name, voxels, stage, runtime, ms in bench_deploy(args.repeats, args.quick):
+            print(f"| {name} | {voxels:,} | {stage} | {runtime} | {ms:.1f} |")
         return 0
     if args.suite == "sparse":
         rows, difference = bench_sparse(args.repeats, args.quick)

@@ -3,12 +3,16 @@ TensorRT refuses, with a manifest (and a TensorRT engine where TensorRT and a GP
 
     python tools/export.py configs/pointpillars_synthetic.yaml runs/pp/best.pt --out deploy/pp
     python tools/export.py CONFIG CHECKPOINT --out DIR --fp16 --max-voxels 40000 --opset 18
+    python tools/export.py CONFIG CHECKPOINT --out DIR --static --max-voxels 12000
 
 The index work (voxels, pillars, set partitions, scatter indices) stays outside the graph as
 native ops, and so do decoding and NMS; ``tools/infer.py`` runs them around any runtime.
 Example scenes for tracing and the shape profile come from the config's validation split
 (``--examples`` of them). ``--max-voxels`` is the profile's largest voxel count (default:
-the config's evaluation cap, else 4 times the largest example's).
+the config's evaluation cap, else 4 times the largest example's). ``--static`` fixes every
+size at that maximum (each scene's inputs are padded to it; padding never reaches an output),
+for runtimes and plugins that want fixed shapes; by default voxel, slot and set counts are
+dynamic within the profile written to the manifest.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="the export directory")
     parser.add_argument("--fp16", action="store_true", help="a half-precision TensorRT engine")
     parser.add_argument("--max-voxels", type=int, default=None)
+    parser.add_argument(
+        "--static",
+        action="store_true",
+        help="fixed shapes at the profile's max (inputs padded); default: dynamic counts",
+    )
     parser.add_argument("--opset", type=int, default=18, help="17 to 20 (TensorRT 10)")
     parser.add_argument("--examples", type=int, default=2, help="validation scenes to trace")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -58,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         opset=args.opset,
         max_voxels=args.max_voxels,
         fp16=args.fp16,
+        static=args.static,
     )
     size = os.path.getsize(result.onnx_path) / 2**20
     print(

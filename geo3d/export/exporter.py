@@ -124,6 +124,7 @@ def export_detector(
     max_voxels: int | None = None,
     fp16: bool = False,
     build_engine: bool = True,
+    static: bool = False,
 ) -> ExportResult:
     """Export ``detector``'s core to ``directory``: ``model.onnx``, ``manifest.json`` and,
     where TensorRT is installed and ``build_engine``, ``model.plan``.
@@ -138,9 +139,13 @@ def export_detector(
         max_voxels: the profile's largest voxel count (default: the detector's evaluation
             cap, else 4 times the largest example's).
         fp16: build the engine in half precision (the ONNX stays float32).
+        static: fixed shapes, every dynamic size at the profile's max (inputs are padded to
+            it at inference: :func:`geo3d.models.deploy_inputs.pad_inputs`); the default
+            keeps voxel, slot and set counts dynamic.
     """
     from geo3d import __version__
     from geo3d.export.tensorrt_ops import check_tensorrt_ops
+    from geo3d.models.deploy_inputs import pad_inputs
 
     if not examples:
         raise ValueError("export_detector needs at least one example point cloud")
@@ -149,14 +154,22 @@ def export_detector(
     with torch.no_grad():
         prepared = [detector.export_inputs(points) for points in examples]
     inputs, axes = prepared[0]
-    caps = getattr(getattr(detector.preprocess, "assigner", None), "max_voxels", None)
-    limits = {"voxels": max_voxels or (caps[1] if caps else None)}
-    for dim in {d for a in axes.values() for d in a.values()}:
-        if dim.startswith("sets_"):
-            limits[dim] = limits["voxels"]  # every set holds at least one voxel
+    if max_voxels is None:
+        caps = getattr(getattr(detector.preprocess, "assigner", None), "max_voxels", None)
+        max_voxels = caps[1] if caps else 4 * max(int(p[0]["voxels"].shape[0]) for p in prepared)
+    limits = detector.export_limits(max_voxels)
     profile = shape_profile([p[0] for p in prepared], axes, limits)
+    canvas = detector.encoder.scatter
+    canvas_cells = canvas.ny * canvas.nx
+    if static:
+        sizes = {dim: high for dim, (_, _, high) in profile.items()}
+        inputs = pad_inputs(inputs, axes, sizes, canvas_cells)
+        profile = {dim: [size, size, size] for dim, size in sizes.items()}
+        traced_axes = {}
+    else:
+        traced_axes = axes
     onnx_path = os.path.join(directory, ONNX_FILE)
-    export_onnx(detector, inputs, axes, onnx_path, opset)
+    export_onnx(detector, inputs, traced_axes, onnx_path, opset)
     check_tensorrt_ops(onnx_path)
     with torch.no_grad():
         outputs = detector.export_forward(*inputs.values())
@@ -167,7 +180,10 @@ def export_detector(
         "torch_version": torch.__version__,
         "opset": opset,
         "model": type(detector).__name__,
-        "inputs": [describe(n, t, axes.get(n, {})) for n, t in inputs.items()],
+        "static": static,
+        "canvas_cells": canvas_cells,
+        "dynamic_axes": {n: {str(a): d for a, d in ax.items()} for n, ax in axes.items()},
+        "inputs": [describe(n, t, traced_axes.get(n, {})) for n, t in inputs.items()],
         "outputs": [describe(n, t, out_axes) for n, t in zip(OUTPUT_NAMES, outputs)],
         "profile": profile,
         "postprocess": dict(getattr(detector, "decode_options", {})),

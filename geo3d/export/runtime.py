@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from geo3d.export.exporter import ENGINE_FILE, ONNX_FILE, read_manifest
+from geo3d.models.deploy_inputs import pad_inputs
 
 RUNTIMES = ("torch", "onnxruntime", "tensorrt")
 
@@ -83,8 +84,9 @@ class TensorRTRuntime(Runtime):
     name = "tensorrt"
 
     def __init__(self, engine_path: str):
-        from geo3d.export.tensorrt import TensorRTEngine
+        from geo3d.export.tensorrt import TensorRTEngine, require_tensorrt
 
+        require_tensorrt()  # says first what is missing on this machine
         if not os.path.isfile(engine_path):
             raise FileNotFoundError(
                 f"{engine_path}: no engine (export on a machine with TensorRT and a GPU)"
@@ -132,9 +134,14 @@ class DeployedDetector:
         self.manifest = manifest
 
     def prepare(self, points: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The core's inputs for one scene: the index work, padded to the export's sizes
+        where it has fixed shapes, checked against its profile."""
         with torch.no_grad():
-            inputs, _ = self.detector.export_inputs(points)
+            inputs, axes = self.detector.export_inputs(points)
         if self.manifest is not None:
+            if self.manifest.get("static"):
+                sizes = {d: low for d, (low, _, _) in self.manifest["profile"].items()}
+                inputs = pad_inputs(inputs, axes, sizes, self.manifest["canvas_cells"])
             check_profile(inputs, self.manifest)
         return inputs
 

@@ -21,7 +21,8 @@ def tensorrt_available() -> bool:
     return importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
 
 
-def _tensorrt():
+def require_tensorrt():
+    """The ``tensorrt`` module, or :class:`TensorRTUnavailableError` saying what is missing."""
     if importlib.util.find_spec("tensorrt") is None:
         raise TensorRTUnavailableError(
             "TensorRT is not installed (pip install tensorrt on a machine with an NVIDIA GPU); "
@@ -52,7 +53,7 @@ def build_tensorrt_engine(
     onnx_path: str, engine_path: str, manifest: dict, fp16: bool = False
 ) -> None:
     """Parse ``onnx_path``, build an engine for the manifest's profile, write ``engine_path``."""
-    trt = _tensorrt()
+    trt = require_tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(0)  # explicit batch: the only mode in TensorRT 10
@@ -80,7 +81,7 @@ class TensorRTEngine:
     (CUDA tensors, in the engine's output order)."""
 
     def __init__(self, engine_path: str):
-        trt = _tensorrt()
+        trt = require_tensorrt()
         self._trt = trt
         with open(engine_path, "rb") as handle:
             data = handle.read()

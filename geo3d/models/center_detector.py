@@ -46,6 +46,13 @@ class CenterDetector(Pipeline):
         Detectors with an export path override it."""
         raise NotImplementedError(f"{type(self).__name__} has no export path yet")
 
+    def export_limits(self, max_voxels: int) -> dict[str, int]:
+        """The largest size of each dynamic dimension of :meth:`export_inputs` for scenes of
+        at most ``max_voxels`` voxels (a shape profile's max; a static export's sizes)."""
+        assigner = getattr(self.preprocess, "assigner", None)
+        slots = getattr(assigner, "max_points_per_voxel", None)
+        return {"voxels": max_voxels, **({"slots": slots} if slots else {})}
+
     def export_forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The tensor core on :meth:`export_inputs`'s tensors -> ``(heatmap logits (1, K, H,
         W), regression (1, R, H, W))``, what ``forward`` gives for that one scene (in

@@ -5,7 +5,9 @@ set partitions with their scatter-back indices). Every tensor here is an input o
 
 Each function returns an ordered dict ``name -> tensor`` and the dynamic axes of those
 inputs (``name -> {axis: dimension name}``), so exporter, manifest and runtimes agree on
-names and order.
+names and order. :func:`pad_inputs` pads them to fixed sizes for a static-shape export:
+padding voxels are empty (no real slot) and write to the canvas's spare cell, padding sets
+hold voxel 0 once and mask the rest, so no padding reaches a real output.
 """
 
 from __future__ import annotations
@@ -61,3 +63,40 @@ def set_partition_inputs(
         axes[f"set_back_{s}"] = {1: "voxels"}
         axes[f"window_coords_{s}"] = {0: "voxels"}
     return inputs, axes
+
+
+def _fill_value(name: str, tensor: torch.Tensor, canvas_cells: int):
+    if name == "bev_index":
+        return canvas_cells  # the spare cell (BEVScatter.with_spare_cell)
+    if name.startswith("set_masks_"):
+        return True
+    return 0
+
+
+def pad_inputs(
+    inputs: dict[str, torch.Tensor],
+    axes: dict[str, dict[int, str]],
+    sizes: dict[str, int],
+    canvas_cells: int,
+) -> dict[str, torch.Tensor]:
+    """Every dynamic axis padded to ``sizes[dimension]`` (a static-shape export's inputs).
+    Padding sets keep slot 0 unmasked on voxel 0 (an all-masked set would make NaNs in the
+    attention), padding voxels have no real slot and land in the spare canvas cell."""
+    out = {}
+    for name, tensor in inputs.items():
+        for axis, dim in axes.get(name, {}).items():
+            have, want = tensor.shape[axis], sizes[dim]
+            if have > want:
+                raise ValueError(
+                    f"this scene has {have} {dim} (input {name!r}), more than the export's "
+                    f"fixed {want}: export again with a larger --max-voxels"
+                )
+            if have < want:
+                shape = list(tensor.shape)
+                shape[axis] = want - have
+                pad = torch.full(shape, _fill_value(name, tensor, canvas_cells), dtype=tensor.dtype)
+                if name.startswith("set_masks_") and axis == 1:
+                    pad[..., 0] = False
+                tensor = torch.cat([tensor, pad.to(tensor.device)], dim=axis)
+        out[name] = tensor
+    return out

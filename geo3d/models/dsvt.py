@@ -16,6 +16,8 @@ follow the pillar config's sizes (0.32 m pillars, d 192, 8 heads, set size 36, 1
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -87,7 +89,7 @@ class DSVTPillarEncoder(nn.Module):
             tuple(SetPartition(sets, masks, local) for sets, masks, _, local in shifts),
             tuple(back for _, _, back, _ in shifts),
         )
-        return self.scatter(features, bev_index, 1)
+        return self.scatter.with_spare_cell(features, bev_index)
 
     def forward(self, points, coords, index, pillars, sets0, local0, sets1, local1, scenes):
         features, pillars = self.vfe.encode(points, coords, index, pillars)
@@ -165,6 +167,15 @@ class DSVTPillar(CenterDetector):
         super().__init__(
             encoder, head, preprocess, neck, score_threshold, nms_threshold, max_objects
         )
+
+    def export_limits(self, max_voxels: int) -> dict[str, int]:
+        """Sets per shift: at most one partly filled set per window plus the full ones."""
+        limits = super().export_limits(max_voxels)
+        prep = self.preprocess
+        for s, window in enumerate(prep.windows):
+            windows = math.prod(-(-n // w) + 1 for n, w in zip(prep.sparse_shape, window))
+            limits[f"sets_{s}"] = min(max_voxels, -(-max_voxels // prep.set_size) + windows)
+        return limits
 
     def export_inputs(self, points: torch.Tensor):
         prep = self.preprocess

@@ -65,7 +65,7 @@ class PillarEncoder(nn.Module):
         """One scene's canvas ``(1, channels, ny, nx)`` from padded pillars
         (:func:`geo3d.models.deploy_inputs.pillar_inputs`)."""
         features = self.vfe.encode_padded(voxel_points, voxel_mask, voxels)
-        return self.scatter(features, bev_index, 1)
+        return self.scatter.with_spare_cell(features, bev_index)
 
     def forward(self, points, coords, index, pillars, scenes: torch.Tensor):
         features, pillars = self.vfe.encode(points, coords, index, pillars)

@@ -56,5 +56,13 @@ class BEVScatter(nn.Module):
         canvas = canvas.index_put((indices,), features)  # a plain write: cells are unique
         return canvas.view(batch_size, self.ny, self.nx, self.channels).permute(0, 3, 1, 2)
 
+    def with_spare_cell(self, features: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """One scene's canvas ``(1, C, ny, nx)`` from ``features (P, C)`` and ``indices (P,)``
+        in ``[0, ny * nx]``: index ``ny * nx`` is a spare cell, dropped after the write, where
+        the padding rows of a fixed-size export land (an exported core's scatter)."""
+        cells = self.ny * self.nx
+        canvas = features.new_zeros((cells + 1, self.channels)).index_put((indices,), features)
+        return canvas[:cells].view(1, self.ny, self.nx, self.channels).permute(0, 3, 1, 2)
+
     def extra_repr(self) -> str:
         return f"{self.channels}, canvas {self.ny} x {self.nx}"

@@ -88,3 +88,13 @@ def test_sparse_benchmark_times_geo3d_and_agrees_with_spconv(tool):
     assert rows[0][4] > 0 and 0 <= rows[0][5] < rows[0][3]  # backward timed; rulebook a part
     if any(m.startswith("spconv") for m in methods):
         assert difference < 1e-3
+
+
+def test_deploy_benchmark_times_each_stage_in_each_runtime(tool):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    rows = tool.bench_deploy(repeats=1, quick=True)
+    stages = {(stage, runtime) for _, _, stage, runtime, _ in rows}
+    assert {("core", "torch"), ("core", "onnxruntime"), ("total", "onnxruntime")} <= stages
+    assert ("preprocess", "native") in stages and ("postprocess", "native") in stages
+    assert all(ms > 0 for *_, ms in rows) and rows[0][1] > 0
