@@ -27,6 +27,7 @@ from geo3d.engine.checkpoint import load_checkpoint
 from geo3d.engine.cli import run_tool, tool_parser
 from geo3d.engine.config import config_to_dict
 from geo3d.engine.data import build_datasets
+from geo3d.export.exporter import DEPLOY_POINTS_PER_VOXEL
 from geo3d.models import create_model
 
 
@@ -37,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="the export directory")
     parser.add_argument("--fp16", action="store_true", help="a half-precision TensorRT engine")
     parser.add_argument("--max-voxels", type=int, default=None)
+    parser.add_argument(
+        "--max-points-per-voxel",
+        type=int,
+        default=DEPLOY_POINTS_PER_VOXEL,
+        help="for a model that keeps every point: the deployed cap per voxel (default 32, "
+        "hard voxelization's; 0 keeps every point)",
+    )
     parser.add_argument(
         "--static",
         action="store_true",
@@ -56,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     data = build_datasets(dataclasses.replace(config.data, augment=[]))  # no GT database
     model = create_model(config.model.name, num_classes=len(data.classes), **config.model.options)
     model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
+    own_cap = model.preprocess.assigner.max_points_per_voxel
     count = min(args.examples, len(data.val))
     examples = [data.val[i]["points"] for i in range(count)]
     result = export_detector(
@@ -68,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         max_voxels=args.max_voxels,
         fp16=args.fp16,
         static=args.static,
+        max_points_per_voxel=args.max_points_per_voxel or None,
     )
     size = os.path.getsize(result.onnx_path) / 2**20
     print(
@@ -77,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  input  {spec['name']:<16} {spec['dtype']:<8} {spec['shape']}")
     for spec in result.manifest["outputs"]:
         print(f"  output {spec['name']:<16} {spec['dtype']:<8} {spec['shape']}")
+    cap = result.manifest["max_points_per_voxel"]
+    if own_cap is None and cap is not None:
+        print(
+            f"  the model keeps every point of a voxel; the export keeps the first {cap} "
+            "(hard voxelization's rule) in every runtime (--max-points-per-voxel 0: all)"
+        )
     profile = ", ".join(f"{k} {v[0]}/{v[1]}/{v[2]}" for k, v in result.manifest["profile"].items())
     print(f"  profile (min/opt/max): {profile}")
     if result.engine_path:

@@ -13,6 +13,7 @@ dimension, what a TensorRT engine is built for), the pre- and postprocessing set
 from __future__ import annotations
 
 import json
+import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -26,6 +27,23 @@ ENGINE_FILE = "model.plan"
 FORMAT = "geo3d-deploy/1"
 OPSETS = (17, 20)
 OUTPUT_NAMES = ("heatmap", "regression")
+
+
+# The points kept per voxel when deploying a detector trained with dynamic voxels.
+DEPLOY_POINTS_PER_VOXEL = 32
+
+
+def apply_point_cap(detector: nn.Module, max_points_per_voxel: int | None) -> int | None:
+    """Cap the points per voxel of ``detector``'s assignment (in place) where it has no cap
+    of its own; returns the cap in force (None: every point kept)."""
+    assigner = getattr(detector.preprocess, "assigner", None)
+    if assigner is None:
+        return None
+    if assigner.max_points_per_voxel is None and max_points_per_voxel is not None:
+        if int(max_points_per_voxel) < 1:
+            raise ValueError(f"'max_points_per_voxel' must be >= 1 (got {max_points_per_voxel})")
+        assigner.max_points_per_voxel = int(max_points_per_voxel)
+    return assigner.max_points_per_voxel
 
 
 class ExportCore(nn.Module):
@@ -99,6 +117,9 @@ def export_onnx(
         for name in inputs
     )
     core = ExportCore(detector).eval()
+    chatter = logging.getLogger("torch.onnx")  # "torchvision is not installed. Skipping..."
+    level = chatter.level
+    chatter.setLevel(logging.ERROR)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's own chatter (axis renames, pytree)
         program = torch.onnx.export(
@@ -111,6 +132,7 @@ def export_onnx(
             opset_version=opset,
             verbose=False,
         )
+    chatter.setLevel(level)
     program.save(path)
 
 
@@ -125,6 +147,7 @@ def export_detector(
     fp16: bool = False,
     build_engine: bool = True,
     static: bool = False,
+    max_points_per_voxel: int | None = DEPLOY_POINTS_PER_VOXEL,
 ) -> ExportResult:
     """Export ``detector``'s core to ``directory``: ``model.onnx``, ``manifest.json`` and,
     where TensorRT is installed and ``build_engine``, ``model.plan``.
@@ -142,6 +165,13 @@ def export_detector(
         static: fixed shapes, every dynamic size at the profile's max (inputs are padded to
             it at inference: :func:`geo3d.models.deploy_inputs.pad_inputs`); the default
             keeps voxel, slot and set counts dynamic.
+        max_points_per_voxel: for a detector that keeps every point of a voxel (dynamic
+            voxelization), the deployed cap: each voxel keeps its first this many points
+            (hard voxelization's rule; 32, PointPillars' and OpenPCDet's setting), so the
+            padded slots stay bounded (one KITTI sweep has a 0.32 m pillar of 1,612 points).
+            Every runtime's preprocessing applies it (:func:`apply_point_cap`); ``None``
+            keeps every point (the slot count is then bounded only by the profile). A
+            detector's own cap is kept.
     """
     from geo3d import __version__
     from geo3d.export.tensorrt_ops import check_tensorrt_ops
@@ -150,6 +180,7 @@ def export_detector(
     if not examples:
         raise ValueError("export_detector needs at least one example point cloud")
     detector = detector.eval()
+    cap = apply_point_cap(detector, max_points_per_voxel)
     os.makedirs(directory, exist_ok=True)
     with torch.no_grad():
         prepared = [detector.export_inputs(points) for points in examples]
@@ -181,6 +212,7 @@ def export_detector(
         "opset": opset,
         "model": type(detector).__name__,
         "static": static,
+        "max_points_per_voxel": cap,
         "canvas_cells": canvas_cells,
         "dynamic_axes": {n: {str(a): d for a, d in ax.items()} for n, ax in axes.items()},
         "inputs": [describe(n, t, traced_axes.get(n, {})) for n, t in inputs.items()],

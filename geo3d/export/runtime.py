@@ -15,7 +15,7 @@ import os
 import torch
 from torch import nn
 
-from geo3d.export.exporter import ENGINE_FILE, ONNX_FILE, read_manifest
+from geo3d.export.exporter import ENGINE_FILE, ONNX_FILE, apply_point_cap, read_manifest
 from geo3d.models.deploy_inputs import pad_inputs
 
 RUNTIMES = ("torch", "onnxruntime", "tensorrt")
@@ -115,10 +115,14 @@ def check_profile(inputs: dict[str, torch.Tensor], manifest: dict) -> None:
             if isinstance(dim, str):
                 low, _, high = profile[dim]
                 if not low <= size <= high:
+                    remedy = (
+                        "export again with a lower --max-points-per-voxel"
+                        if dim == "slots"
+                        else "export again with a larger --max-voxels, or cap the voxels"
+                    )
                     raise ValueError(
                         f"this scene has {size} {dim} (input {name!r}), outside the exported "
-                        f"range {low} to {high}: export again with a larger --max-voxels, "
-                        "or cap the voxels in the config"
+                        f"range {low} to {high}: {remedy}"
                     )
             elif size != dim:
                 raise ValueError(f"input {name!r} has {size} along axis {axis}, the export {dim}")
@@ -132,6 +136,8 @@ class DeployedDetector:
         self.detector = detector.eval()
         self.runtime = runtime
         self.manifest = manifest
+        if manifest is not None:  # the export's points cap, in every runtime's preprocessing
+            apply_point_cap(self.detector, manifest.get("max_points_per_voxel"))
 
     def prepare(self, points: torch.Tensor) -> dict[str, torch.Tensor]:
         """The core's inputs for one scene: the index work, padded to the export's sizes
