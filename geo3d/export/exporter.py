@@ -12,6 +12,7 @@ dimension, what a TensorRT engine is built for), the pre- and postprocessing set
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -91,6 +92,21 @@ def describe(name: str, tensor: torch.Tensor, axes: dict[int, str]) -> dict:
     return {"name": name, "dtype": str(tensor.dtype).removeprefix("torch."), "shape": shape}
 
 
+@contextlib.contextmanager
+def quiet_exporter_logs():
+    """The exporter's and its optimiser's notes ("torchvision is not installed", "Skipping
+    constant folding...") silenced for the duration: they are not a user's business."""
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def export_onnx(
     detector: nn.Module,
     inputs: dict[str, torch.Tensor],
@@ -117,10 +133,7 @@ def export_onnx(
         for name in inputs
     )
     core = ExportCore(detector).eval()
-    chatter = logging.getLogger("torch.onnx")  # "torchvision is not installed. Skipping..."
-    level = chatter.level
-    chatter.setLevel(logging.ERROR)
-    with warnings.catch_warnings(), torch.no_grad():
+    with quiet_exporter_logs(), warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's own chatter (axis renames, pytree)
         program = torch.onnx.export(
             core,
@@ -132,7 +145,6 @@ def export_onnx(
             opset_version=opset,
             verbose=False,
         )
-    chatter.setLevel(level)
     program.save(path)
 
 

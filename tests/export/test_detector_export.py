@@ -108,6 +108,10 @@ def test_the_exported_graph_passes_the_tensorrt_check_and_names_its_inputs(expor
         assert "sets_1" in names and "set_back_0" in names
     assert result.manifest["profile"]["voxels"][2] == limit
     assert result.manifest["opset"] == 18
+    # PointPillars' own cap is kept; DSVT keeps every point, so the deployed default applies
+    cap = 12 if name == "pointpillars" else 32
+    assert result.manifest["max_points_per_voxel"] == cap
+    assert result.manifest["profile"]["slots"][2] == cap
 
 
 @pytest.mark.parametrize("scene", ["near_empty", "typical", "at_limit"])
