@@ -6,8 +6,9 @@ set partitions with their scatter-back indices). Every tensor here is an input o
 Each function returns an ordered dict ``name -> tensor`` and the dynamic axes of those
 inputs (``name -> {axis: dimension name}``), so exporter, manifest and runtimes agree on
 names and order. :func:`pad_inputs` pads them to fixed sizes for a static-shape export:
-padding voxels are empty (no real slot) and write to the canvas's spare cell, padding sets
-hold voxel 0 once and mask the rest, so no padding reaches a real output.
+padding points belong to voxel 0 but sit in no voxel's slots, padding voxels have only empty
+slots and write to the canvas's spare cell, padding sets hold voxel 0 once and mask the
+rest, so no padding reaches a real output.
 """
 
 from __future__ import annotations
@@ -17,28 +18,31 @@ import torch
 from geo3d.encoders.dsvt import scatter_back_indices
 from geo3d.necks.bev_scatter import bev_indices
 from geo3d.ops.set_partition import set_partition
-from geo3d.pooling.voxel_encoder import VoxelAssigner, pad_voxel_points
+from geo3d.pooling.voxel_encoder import VoxelAssigner, voxel_slots
 
 PILLAR_AXES = {
-    "voxel_points": {0: "voxels", 1: "slots"},
-    "voxel_mask": {0: "voxels", 1: "slots"},
+    "points": {0: "points"},
+    "point_voxels": {0: "points"},
+    "voxel_slots": {0: "voxels", 1: "slots"},
     "voxels": {0: "voxels"},
     "bev_index": {0: "voxels"},
 }
 
 
 def pillar_inputs(assigner: VoxelAssigner, points: torch.Tensor) -> dict[str, torch.Tensor]:
-    """``points (P, C)`` of one scene -> ``voxel_points (V, T, C)`` float, ``voxel_mask (V,
-    T)`` bool, ``voxels (V, 4)`` int64 ``(0, z, y, x)``, ``bev_index (V,)`` int64 flat cells
-    of a one-scene canvas. The assigner's rules (range, caps in evaluation mode) apply."""
+    """``points (P, C)`` of one scene -> the kept ``points (P', C)`` float, ``point_voxels
+    (P',)`` int64 their voxel rows, ``voxel_slots (V, T)`` int64 each voxel's point rows
+    (``-1`` in empty slots), ``voxels (V, 4)`` int64 ``(0, z, y, x)``, ``bev_index (V,)``
+    int64 flat cells of a one-scene canvas. The assigner's rules (range, caps in evaluation
+    mode) apply."""
     if points.dim() != 2 or points.shape[1] < 3:
         raise ValueError(f"Expected 'points' of shape (P, C >= 3) (got {tuple(points.shape)})")
     batch = torch.zeros(points.shape[0], dtype=torch.long, device=points.device)
     points, _, index, voxels = assigner(points, batch)
-    voxel_points, mask = pad_voxel_points(points, index, voxels.shape[0])
     return {
-        "voxel_points": voxel_points,
-        "voxel_mask": mask,
+        "points": points,
+        "point_voxels": index,
+        "voxel_slots": voxel_slots(index, voxels.shape[0]),
         "voxels": voxels,
         "bev_index": bev_indices(voxels, assigner.grid, 1),
     }
@@ -68,6 +72,8 @@ def set_partition_inputs(
 def _fill_value(name: str, tensor: torch.Tensor, canvas_cells: int):
     if name == "bev_index":
         return canvas_cells  # the spare cell (BEVScatter.with_spare_cell)
+    if name == "voxel_slots":
+        return -1  # empty
     if name.startswith("set_masks_"):
         return True
     return 0
@@ -79,9 +85,9 @@ def pad_inputs(
     sizes: dict[str, int],
     canvas_cells: int,
 ) -> dict[str, torch.Tensor]:
-    """Every dynamic axis padded to ``sizes[dimension]`` (a static-shape export's inputs).
-    Padding sets keep slot 0 unmasked on voxel 0 (an all-masked set would make NaNs in the
-    attention), padding voxels have no real slot and land in the spare canvas cell."""
+    """Every dynamic axis padded to ``sizes[dimension]`` (a static-shape export's inputs;
+    module docstring). Padding sets keep slot 0 unmasked on voxel 0: an all-masked set
+    would make NaNs in the attention."""
     out = {}
     for name, tensor in inputs.items():
         for axis, dim in axes.get(name, {}).items():

@@ -78,11 +78,11 @@ class DSVTPillarEncoder(nn.Module):
         self.dsvt = dsvt
         self.scatter = BEVScatter(grid, self.vfe.out_channels)
 
-    def export_forward(self, voxel_points, voxel_mask, voxels, bev_index, *partitions):
-        """One scene's canvas ``(1, d, ny, nx)`` from padded pillars and, per shift, ``sets,
+    def export_forward(self, points, point_voxels, voxel_slots, voxels, bev_index, *partitions):
+        """One scene's canvas ``(1, d, ny, nx)`` from slotted pillars and, per shift, ``sets,
         set_masks, set_back, window_coords``
         (:func:`geo3d.models.deploy_inputs.set_partition_inputs`)."""
-        features = self.vfe.encode_padded(voxel_points, voxel_mask, voxels)
+        features = self.vfe.encode_slotted(points, point_voxels, voxel_slots, voxels)
         shifts = [partitions[i : i + 4] for i in range(0, len(partitions), 4)]
         features = self.dsvt(
             features,

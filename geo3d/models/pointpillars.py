@@ -61,10 +61,10 @@ class PillarEncoder(nn.Module):
         )
         self.scatter = BEVScatter(grid, self.vfe.out_channels)
 
-    def export_forward(self, voxel_points, voxel_mask, voxels, bev_index) -> torch.Tensor:
-        """One scene's canvas ``(1, channels, ny, nx)`` from padded pillars
+    def export_forward(self, points, point_voxels, voxel_slots, voxels, bev_index):
+        """One scene's canvas ``(1, channels, ny, nx)`` from slotted pillars
         (:func:`geo3d.models.deploy_inputs.pillar_inputs`)."""
-        features = self.vfe.encode_padded(voxel_points, voxel_mask, voxels)
+        features = self.vfe.encode_slotted(points, point_voxels, voxel_slots, voxels)
         return self.scatter.with_spare_cell(features, bev_index)
 
     def forward(self, points, coords, index, pillars, scenes: torch.Tensor):

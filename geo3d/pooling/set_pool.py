@@ -64,19 +64,18 @@ def pool_groups(
     if mask.shape != x.shape[:-1]:
         raise ValueError(f"'mask' must have shape {tuple(x.shape[:-1])} (got {tuple(mask.shape)})")
     real = mask[..., None]
-    count = real.sum(dim=-2).clamp(min=1).to(x.dtype)
-    any_real = real.any(dim=-2)
-    peak = torch.where(real, x, float("-inf")).amax(dim=-2)
-    peak = torch.where(any_real, peak, 0.0)
-    mean = torch.where(real, x, 0.0).sum(dim=-2) / count
-    if pooling == "max":
-        return peak
-    if pooling == "mean":
-        return mean
-    if pooling == "max+mean":
-        return peak + mean
-    out, _ = soft_window_reduce(torch.where(real, x, float("-inf")).transpose(-1, -2))
-    return torch.where(any_real, out, 0.0)
+    any_real = mask.any(dim=-1, keepdim=True)
+    if pooling == "soft":
+        out, _ = soft_window_reduce(torch.where(real, x, float("-inf")).transpose(-1, -2))
+        return torch.where(any_real, out, 0.0)
+    pooled = 0.0
+    if pooling in ("max", "max+mean"):  # only what the pooling needs: (..., K, C) is large
+        peak = torch.where(real, x, float("-inf")).amax(dim=-2)
+        pooled = torch.where(any_real, peak, 0.0)
+    if pooling in ("mean", "max+mean"):
+        count = mask.sum(dim=-1, keepdim=True).clamp(min=1).to(x.dtype)
+        pooled = pooled + torch.where(real, x, 0.0).sum(dim=-2) / count
+    return pooled
 
 
 def pool_segments(

@@ -137,56 +137,56 @@ class VoxelFeatureEncoder(nn.Module):
                 features = torch.cat([features, voxel_max[index]], dim=1)
         return self.pool.segments(features, index, num_voxels), voxels
 
-    def encode_padded(
-        self, voxel_points: torch.Tensor, mask: torch.Tensor, voxels: torch.Tensor
+    def encode_slotted(
+        self,
+        points: torch.Tensor,
+        index: torch.Tensor,
+        slots: torch.Tensor,
+        voxels: torch.Tensor,
     ) -> torch.Tensor:
-        """:meth:`encode` on voxels padded to slots (:func:`pad_voxel_points`): ``voxel_points
-        (V, T, C)``, ``mask (V, T)`` True at real points, ``voxels (V, 4)`` int ``(b, z, y,
-        x)`` -> ``features (V, out)``, the same function in evaluation mode. No scatter:
-        segment reductions become reductions over the slot axis, which every ONNX runtime and
-        TensorRT import (the form an exporter writes; batch norm reads padded slots only in
-        training, so this path is for evaluation)."""
-        num_voxels, slots = mask.shape
-        real = mask[..., None]
-        xyz = voxel_points[..., :3]
-        count = real.sum(dim=1).clamp(min=1).to(xyz.dtype)  # (V, 1)
-        mean = torch.where(real, xyz, 0.0).sum(dim=1) / count  # (V, 3)
+        """:meth:`encode` with every segment reduction read through slots instead of a
+        scatter: ``points (P, C)`` and ``index (P,)`` as for :meth:`encode`, ``slots (V, T)``
+        int64 each voxel's point rows, ``-1`` in empty slots (:func:`voxel_slots`), ``voxels
+        (V, 4)`` -> ``features (V, out)``, the same function. The point-wise layers run on
+        the ``P`` real points; only the reductions see ``(V, T, C)``, gathered from them.
+        Gathers and reductions over a padded axis are what every ONNX runtime and TensorRT
+        import (the form an exporter writes)."""
+        mask = slots >= 0
+        xyz = points[:, :3]
+        count = mask.sum(dim=1, keepdim=True).clamp(min=1).to(xyz.dtype)  # (V, 1)
+        mean = _slotted(xyz, slots, mask).sum(dim=1) / count  # (V, 3)
         centre = self.grid.cell_centres(voxels[:, 1:], xyz.dtype)  # (V, 3) x, y, z
-        features = torch.cat(
-            [voxel_points, xyz - mean[:, None], xyz - centre[:, None]], dim=-1
-        )  # (V, T, C + 6)
+        features = torch.cat([points, xyz - mean[index], xyz - centre[index]], dim=1)
         for i, layer in enumerate(self.layers):
-            features = layer(features.reshape(num_voxels * slots, -1))
-            features = features.reshape(num_voxels, slots, -1)
+            features = layer(features)  # (P, width)
             if self.variant == "official" and i < len(self.layers) - 1:
-                voxel_max = pool_groups(features, "max", mask)  # (V, width)
-                features = torch.cat([features, voxel_max[:, None].expand(-1, slots, -1)], dim=-1)
-        return self.pool(features, mask)
+                voxel_max = pool_groups(_slotted(features, slots, mask), "max", mask)
+                features = torch.cat([features, voxel_max[index]], dim=1)
+        return self.pool(_slotted(features, slots, mask), mask)
 
 
-def pad_voxel_points(
-    points: torch.Tensor, index: torch.Tensor, num_voxels: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Packed points to slots: ``points (P, C)``, ``index (P,)`` their voxel rows ->
-    ``(voxel_points (V, T, C), mask (V, T))`` with ``T`` the fullest voxel's count (at least
-    1), points in their input order within a voxel, zeros and False in the empty slots.
-    Index work for :meth:`VoxelFeatureEncoder.encode_padded` (hard voxelization's layout)."""
-    if index.shape != points.shape[:1]:
-        raise ValueError(
-            f"'index' must have one entry per point ({points.shape[0]}) "
-            f"(got shape {tuple(index.shape)})"
-        )
+def _slotted(values: torch.Tensor, slots: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``values (P, C)`` read through ``slots (V, T)`` -> ``(V, T, C)``, zeros where the
+    slot is empty (``-1`` points at an appended zero row: one gather, no negative index)."""
+    padded = torch.cat([values, values.new_zeros((1, values.shape[1]))])
+    return padded[torch.where(mask, slots, values.shape[0])]
+
+
+def voxel_slots(index: torch.Tensor, num_voxels: int) -> torch.Tensor:
+    """Each voxel's point rows: ``index (P,)`` the points' voxels -> ``slots (V, T)`` int64,
+    ``T`` the fullest voxel's count (at least 1), rows in input order within a voxel, ``-1``
+    in the empty slots. Index work for :meth:`VoxelFeatureEncoder.encode_slotted`."""
+    if index.dim() != 1:
+        raise ValueError(f"'index' must be (P,) (got shape {tuple(index.shape)})")
     counts = torch.bincount(index, minlength=num_voxels)
-    slots = max(int(counts.max()) if counts.numel() else 0, 1)
+    width = max(int(counts.max()) if counts.numel() else 0, 1)
     order = torch.argsort(index, stable=True)
     rows = index[order]
     starts = torch.cumsum(counts, 0) - counts
     slot = torch.arange(rows.shape[0], device=rows.device) - starts[rows]
-    voxel_points = points.new_zeros((num_voxels, slots, points.shape[1]))
-    voxel_points[rows, slot] = points[order]
-    mask = torch.zeros((num_voxels, slots), dtype=torch.bool, device=points.device)
-    mask[rows, slot] = True
-    return voxel_points, mask
+    slots = torch.full((num_voxels, width), -1, dtype=torch.long, device=index.device)
+    slots[rows, slot] = order
+    return slots
 
 
 class VoxelAssigner(nn.Module):

@@ -103,7 +103,7 @@ def test_the_exported_graph_passes_the_tensorrt_check_and_names_its_inputs(expor
     name, model, result, limit = exported
     check_tensorrt_ops(result.onnx_path)
     names = [spec["name"] for spec in result.manifest["inputs"]]
-    assert names[:4] == ["voxel_points", "voxel_mask", "voxels", "bev_index"]
+    assert names[:5] == ["points", "point_voxels", "voxel_slots", "voxels", "bev_index"]
     if name != "pointpillars":
         assert "sets_1" in names and "set_back_0" in names
     assert result.manifest["profile"]["voxels"][2] == limit

@@ -124,10 +124,11 @@ def test_bad_arguments_are_named():
 @pytest.mark.parametrize("pooling", ["max", "mean", "max+mean", "soft", "attention"])
 @pytest.mark.parametrize("variant", ["official", "plain"])
 @pytest.mark.parametrize("pillars", [True, False])
-def test_padded_encoding_equals_the_packed_one(pooling, variant, pillars):
-    """``encode_padded`` on :func:`pad_voxel_points`' slots (what an exporter traces) is the
-    same function as ``encode`` on packed segments, in evaluation mode, for every pooling."""
-    from geo3d.pooling.voxel_encoder import pad_voxel_points
+def test_slotted_encoding_equals_the_packed_one(pooling, variant, pillars):
+    """``encode_slotted`` on :func:`voxel_slots` (what an exporter traces: gathers and
+    reductions over the slot axis) is the same function as ``encode`` (segment reductions
+    by scatter), in evaluation mode, for every pooling."""
+    from geo3d.pooling.voxel_encoder import voxel_slots
 
     torch.manual_seed(0)
     voxel_size = [1.0, 1.0, 2.0] if pillars else [1.0, 1.0, 0.5]
@@ -144,25 +145,18 @@ def test_padded_encoding_equals_the_packed_one(pooling, variant, pillars):
     assigned = encoder.assigner(points, batch)
     packed, voxels = encoder.encode(*assigned)
     kept, _, index, _ = assigned
-    voxel_points, mask = pad_voxel_points(kept, index, voxels.shape[0])
-    assert mask.sum() == kept.shape[0] and voxel_points.shape[1] == int(mask.sum(1).max())
-    padded = encoder.encode_padded(voxel_points, mask, voxels)
-    torch.testing.assert_close(padded, packed, rtol=1e-10, atol=1e-10)
+    slots = voxel_slots(index, voxels.shape[0])
+    assert int((slots >= 0).sum()) == kept.shape[0]
+    slotted = encoder.encode_slotted(kept, index, slots, voxels)
+    torch.testing.assert_close(slotted, packed, rtol=1e-10, atol=1e-10)
 
 
-def test_pad_voxel_points_keeps_each_voxels_points_in_order():
-    from geo3d.pooling.voxel_encoder import pad_voxel_points
+def test_voxel_slots_list_each_voxels_points_in_order():
+    from geo3d.pooling.voxel_encoder import voxel_slots
 
-    points = torch.arange(12.0).reshape(6, 2)
     index = torch.tensor([2, 0, 2, 1, 2, 0])
-    slots, mask = pad_voxel_points(points, index, 4)
-    assert slots.shape == (4, 3, 2) and mask.tolist() == [
-        [True, True, False],
-        [True, False, False],
-        [True, True, True],
-        [False, False, False],
-    ]
-    assert slots[2, :, 0].tolist() == [0.0, 4.0, 8.0] and slots[0, :2, 0].tolist() == [2.0, 10.0]
-    assert slots[3].abs().sum() == 0
-    with pytest.raises(ValueError, match="one entry per point"):
-        pad_voxel_points(points, index[:3], 4)
+    slots = voxel_slots(index, 4)
+    assert slots.tolist() == [[1, 5, -1], [3, -1, -1], [0, 2, 4], [-1, -1, -1]]
+    assert voxel_slots(torch.zeros(0, dtype=torch.long), 0).shape == (0, 1)
+    with pytest.raises(ValueError, match=r"'index' must be \(P,\)"):
+        voxel_slots(index[None], 4)
