@@ -90,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     cap = result.manifest["max_points_per_voxel"]
     if own_cap is None and cap is not None:
         print(
-            f"  the model keeps every point of a voxel; the export keeps the first {cap} "
-            "(hard voxelization's rule) in every runtime (--max-points-per-voxel 0: all)"
+            f"  note: the model was built to keep every point of a voxel; the export keeps the "
+            f"first {cap} (hard voxelization's rule) in every runtime, which lowers AP for "
+            "dense voxels (README, Deployment: measured costs; a larger --max-points-per-voxel "
+            "or training with the cap recovers it)"
         )
     profile = ", ".join(f"{k} {v[0]}/{v[1]}/{v[2]}" for k, v in result.manifest["profile"].items())
     print(f"  profile (min/opt/max): {profile}")
