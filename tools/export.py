@@ -27,7 +27,6 @@ from geo3d.engine.checkpoint import load_checkpoint
 from geo3d.engine.cli import run_tool, tool_parser
 from geo3d.engine.config import config_to_dict
 from geo3d.engine.data import build_datasets
-from geo3d.export.exporter import DEPLOY_POINTS_PER_VOXEL
 from geo3d.models import create_model
 
 
@@ -41,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-points-per-voxel",
         type=int,
-        default=DEPLOY_POINTS_PER_VOXEL,
-        help="for a model that keeps every point: the deployed cap per voxel (default 32, "
-        "hard voxelization's; 0 keeps every point)",
+        default=0,
+        help="for a model that keeps every point of a voxel: a deployed cap (the first N, "
+        "hard voxelization's rule); default 0 keeps every point (exact)",
     )
     parser.add_argument(
         "--static",
@@ -90,10 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     cap = result.manifest["max_points_per_voxel"]
     if own_cap is None and cap is not None:
         print(
-            f"  note: the model was built to keep every point of a voxel; the export keeps the "
-            f"first {cap} (hard voxelization's rule) in every runtime, which lowers AP for "
-            "dense voxels (README, Deployment: measured costs; a larger --max-points-per-voxel "
-            "or training with the cap recovers it)"
+            f"  note: the model was built to keep every point of a voxel; this export keeps "
+            f"the first {cap} in every runtime, which lowers AP where voxels are dense "
+            "(README, Deployment: measured costs)"
         )
     profile = ", ".join(f"{k} {v[0]}/{v[1]}/{v[2]}" for k, v in result.manifest["profile"].items())
     print(f"  profile (min/opt/max): {profile}")

@@ -30,10 +30,6 @@ OPSETS = (17, 20)
 OUTPUT_NAMES = ("heatmap", "regression")
 
 
-# The points kept per voxel when deploying a detector trained with dynamic voxels.
-DEPLOY_POINTS_PER_VOXEL = 32
-
-
 def apply_point_cap(detector: nn.Module, max_points_per_voxel: int | None) -> int | None:
     """Cap the points per voxel of ``detector``'s assignment (in place) where it has no cap
     of its own; returns the cap in force (None: every point kept)."""
@@ -83,6 +79,8 @@ def shape_profile(
     for dim, seen in sizes.items():
         opt = max(seen)
         high = int(limits.get(dim) or 4 * opt)
+        if dim == "rows_per_voxel":
+            high = max(high, opt)
         profile[dim] = [1, min(opt, high), max(high, 1)]
     return profile
 
@@ -159,7 +157,7 @@ def export_detector(
     fp16: bool = False,
     build_engine: bool = True,
     static: bool = False,
-    max_points_per_voxel: int | None = DEPLOY_POINTS_PER_VOXEL,
+    max_points_per_voxel: int | None = None,
 ) -> ExportResult:
     """Export ``detector``'s core to ``directory``: ``model.onnx``, ``manifest.json`` and,
     where TensorRT is installed and ``build_engine``, ``model.plan``.
@@ -177,13 +175,11 @@ def export_detector(
         static: fixed shapes, every dynamic size at the profile's max (inputs are padded to
             it at inference: :func:`geo3d.models.deploy_inputs.pad_inputs`); the default
             keeps voxel, slot and set counts dynamic.
-        max_points_per_voxel: for a detector that keeps every point of a voxel (dynamic
-            voxelization), the deployed cap: each voxel keeps its first this many points
-            (hard voxelization's rule; 32, PointPillars' and OpenPCDet's setting), so the
-            padded slots stay bounded (one KITTI sweep has a 0.32 m pillar of 1,612 points).
-            Every runtime's preprocessing applies it (:func:`apply_point_cap`); ``None``
-            keeps every point (the slot count is then bounded only by the profile). A
-            detector's own cap is kept.
+        max_points_per_voxel: for a detector that keeps every point of a voxel, an
+            optional deployed cap (each voxel keeps its first this many points, hard
+            voxelization's rule), applied in every runtime's preprocessing
+            (:func:`apply_point_cap`). The default keeps every point: the exported encoder is
+            exact for voxels of any size (:mod:`geo3d.pooling.slot_rows`).
     """
     from geo3d import __version__
     from geo3d.export.tensorrt_ops import check_tensorrt_ops
@@ -201,9 +197,14 @@ def export_detector(
         caps = getattr(getattr(detector.preprocess, "assigner", None), "max_voxels", None)
         max_voxels = caps[1] if caps else 4 * max(int(p[0]["voxels"].shape[0]) for p in prepared)
     limits = detector.export_limits(max_voxels)
-    profile = shape_profile([p[0] for p in prepared], axes, limits)
     canvas = detector.encoder.scatter
     canvas_cells = canvas.ny * canvas.nx
+    # A dynamic size of 0 or 1 in the traced example would be specialised by torch.export:
+    # pad such axes to 2 (padding never reaches an output: pad_inputs).
+    sizes = {d: max(2, int(inputs[n].shape[a])) for n, ax in axes.items() for a, d in ax.items()}
+    inputs = pad_inputs(inputs, axes, sizes, canvas_cells)
+    prepared[0] = (inputs, axes)
+    profile = shape_profile([p[0] for p in prepared], axes, limits)
     if static:
         sizes = {dim: high for dim, (_, _, high) in profile.items()}
         inputs = pad_inputs(inputs, axes, sizes, canvas_cells)

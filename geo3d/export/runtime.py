@@ -116,8 +116,9 @@ def check_profile(inputs: dict[str, torch.Tensor], manifest: dict) -> None:
                 low, _, high = profile[dim]
                 if not low <= size <= high:
                     remedy = (
-                        "export again with a lower --max-points-per-voxel"
-                        if dim == "slots"
+                        "export with --max-points-per-voxel, or export again from larger "
+                        "example scenes"
+                        if dim in ("points", "rows", "rows_per_voxel")
                         else "export again with a larger --max-voxels, or cap the voxels"
                     )
                     raise ValueError(

@@ -49,9 +49,19 @@ class CenterDetector(Pipeline):
     def export_limits(self, max_voxels: int) -> dict[str, int]:
         """The largest size of each dynamic dimension of :meth:`export_inputs` for scenes of
         at most ``max_voxels`` voxels (a shape profile's max; a static export's sizes)."""
+        from geo3d.pooling.slot_rows import ROW_WIDTH
+
         assigner = getattr(self.preprocess, "assigner", None)
-        slots = getattr(assigner, "max_points_per_voxel", None)
-        return {"voxels": max_voxels, **({"slots": slots} if slots else {})}
+        cap = getattr(assigner, "max_points_per_voxel", None)
+        if cap is None:  # every point kept: 4,096 points in one voxel before the profile ends
+            return {"voxels": max_voxels, "rows_per_voxel": 128}
+        per_voxel = -(-cap // ROW_WIDTH)
+        return {
+            "voxels": max_voxels,
+            "points": max_voxels * cap,
+            "rows": max_voxels * per_voxel,
+            "rows_per_voxel": per_voxel,
+        }
 
     def export_forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The tensor core on :meth:`export_inputs`'s tensors -> ``(heatmap logits (1, K, H,

@@ -6,9 +6,9 @@ set partitions with their scatter-back indices). Every tensor here is an input o
 Each function returns an ordered dict ``name -> tensor`` and the dynamic axes of those
 inputs (``name -> {axis: dimension name}``), so exporter, manifest and runtimes agree on
 names and order. :func:`pad_inputs` pads them to fixed sizes for a static-shape export:
-padding points belong to voxel 0 but sit in no voxel's slots, padding voxels have only empty
-slots and write to the canvas's spare cell, padding sets hold voxel 0 once and mask the
-rest, so no padding reaches a real output.
+padding points belong to voxel 0 but sit in no row, padding rows are empty and in no
+voxel, padding voxels have no row and write to the canvas's spare cell, padding sets hold
+voxel 0 once and mask the rest, so no padding reaches a real output.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ import torch
 from geo3d.encoders.dsvt import scatter_back_indices
 from geo3d.necks.bev_scatter import bev_indices
 from geo3d.ops.set_partition import set_partition
-from geo3d.pooling.voxel_encoder import VoxelAssigner, voxel_slots
+from geo3d.pooling.slot_rows import slot_rows
+from geo3d.pooling.voxel_encoder import VoxelAssigner
 
 PILLAR_AXES = {
     "points": {0: "points"},
     "point_voxels": {0: "points"},
-    "voxel_slots": {0: "voxels", 1: "slots"},
+    "row_slots": {0: "rows"},
+    "voxel_rows": {0: "voxels", 1: "rows_per_voxel"},
     "voxels": {0: "voxels"},
     "bev_index": {0: "voxels"},
 }
@@ -31,18 +33,20 @@ PILLAR_AXES = {
 
 def pillar_inputs(assigner: VoxelAssigner, points: torch.Tensor) -> dict[str, torch.Tensor]:
     """``points (P, C)`` of one scene -> the kept ``points (P', C)`` float, ``point_voxels
-    (P',)`` int64 their voxel rows, ``voxel_slots (V, T)`` int64 each voxel's point rows
-    (``-1`` in empty slots), ``voxels (V, 4)`` int64 ``(0, z, y, x)``, ``bev_index (V,)``
-    int64 flat cells of a one-scene canvas. The assigner's rules (range, caps in evaluation
-    mode) apply."""
+    (P',)`` int64 their voxels, ``row_slots (R, 32)`` and ``voxel_rows (V, K)`` int64 each
+    voxel's points in rows of 32 slots (``-1`` empty; :func:`geo3d.pooling.slot_rows`),
+    ``voxels (V, 4)`` int64 ``(0, z, y, x)``, ``bev_index (V,)`` int64 flat cells of a
+    one-scene canvas. The assigner's rules (range, caps in evaluation mode) apply."""
     if points.dim() != 2 or points.shape[1] < 3:
         raise ValueError(f"Expected 'points' of shape (P, C >= 3) (got {tuple(points.shape)})")
     batch = torch.zeros(points.shape[0], dtype=torch.long, device=points.device)
     points, _, index, voxels = assigner(points, batch)
+    rows = slot_rows(index, voxels.shape[0])
     return {
         "points": points,
         "point_voxels": index,
-        "voxel_slots": voxel_slots(index, voxels.shape[0]),
+        "row_slots": rows.row_slots,
+        "voxel_rows": rows.voxel_rows,
         "voxels": voxels,
         "bev_index": bev_indices(voxels, assigner.grid, 1),
     }
@@ -72,7 +76,7 @@ def set_partition_inputs(
 def _fill_value(name: str, tensor: torch.Tensor, canvas_cells: int):
     if name == "bev_index":
         return canvas_cells  # the spare cell (BEVScatter.with_spare_cell)
-    if name == "voxel_slots":
+    if name in ("row_slots", "voxel_rows"):
         return -1  # empty
     if name.startswith("set_masks_"):
         return True

@@ -29,6 +29,7 @@ from geo3d.models.registry import register_model
 from geo3d.necks.bev_backbone import BEVBackbone
 from geo3d.necks.bev_scatter import BEVScatter, bev_indices
 from geo3d.ops.set_partition import SetPartition, set_masks, set_partition
+from geo3d.pooling.slot_rows import SlotRows
 from geo3d.pooling.voxel_encoder import VoxelAssigner, VoxelFeatureEncoder
 from geo3d.structures.voxels import VoxelGrid
 
@@ -78,11 +79,14 @@ class DSVTPillarEncoder(nn.Module):
         self.dsvt = dsvt
         self.scatter = BEVScatter(grid, self.vfe.out_channels)
 
-    def export_forward(self, points, point_voxels, voxel_slots, voxels, bev_index, *partitions):
-        """One scene's canvas ``(1, d, ny, nx)`` from slotted pillars and, per shift, ``sets,
-        set_masks, set_back, window_coords``
+    def export_forward(
+        self, points, point_voxels, row_slots, voxel_rows, voxels, bev_index, *partitions
+    ):
+        """One scene's canvas ``(1, d, ny, nx)`` from pillars in slot rows and, per shift,
+        ``sets, set_masks, set_back, window_coords``
         (:func:`geo3d.models.deploy_inputs.set_partition_inputs`)."""
-        features = self.vfe.encode_slotted(points, point_voxels, voxel_slots, voxels)
+        rows = SlotRows(row_slots, voxel_rows)
+        features = self.vfe.encode_slotted(points, point_voxels, rows, voxels)
         shifts = [partitions[i : i + 4] for i in range(0, len(partitions), 4)]
         features = self.dsvt(
             features,

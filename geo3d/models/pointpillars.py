@@ -24,6 +24,7 @@ from geo3d.models.deploy_inputs import PILLAR_AXES, pillar_inputs
 from geo3d.models.registry import register_model
 from geo3d.necks.bev_backbone import BEVBackbone
 from geo3d.necks.bev_scatter import BEVScatter, bev_indices
+from geo3d.pooling.slot_rows import SlotRows
 from geo3d.pooling.voxel_encoder import VoxelAssignment, VoxelFeatureEncoder
 from geo3d.structures.voxels import VoxelGrid
 
@@ -61,10 +62,11 @@ class PillarEncoder(nn.Module):
         )
         self.scatter = BEVScatter(grid, self.vfe.out_channels)
 
-    def export_forward(self, points, point_voxels, voxel_slots, voxels, bev_index):
-        """One scene's canvas ``(1, channels, ny, nx)`` from slotted pillars
+    def export_forward(self, points, point_voxels, row_slots, voxel_rows, voxels, bev_index):
+        """One scene's canvas ``(1, channels, ny, nx)`` from pillars in slot rows
         (:func:`geo3d.models.deploy_inputs.pillar_inputs`)."""
-        features = self.vfe.encode_slotted(points, point_voxels, voxel_slots, voxels)
+        rows = SlotRows(row_slots, voxel_rows)
+        features = self.vfe.encode_slotted(points, point_voxels, rows, voxels)
         return self.scatter.with_spare_cell(features, bev_index)
 
     def forward(self, points, coords, index, pillars, scenes: torch.Tensor):

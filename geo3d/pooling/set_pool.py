@@ -21,6 +21,7 @@ from torch import nn
 
 from geo3d.ops import scatter
 from geo3d.ops.soft_pool import soft_window_reduce
+from geo3d.pooling.slot_rows import SlotRows, rows_max, rows_mean, rows_softmax_sum
 
 POOLINGS = ("max", "mean", "max+mean", "soft", "attention")
 _STATELESS = ("max", "mean", "max+mean", "soft")
@@ -169,6 +170,21 @@ class AttentionPool(nn.Module):
         out = torch.where(counts > 0, self.out(attended.reshape(num_segments, self.channels)), 0.0)
         return out if pooled is None else out + pooled
 
+    def slotted(self, x: torch.Tensor, index: torch.Tensor, rows: SlotRows) -> torch.Tensor:
+        """:meth:`segments` through :class:`~geo3d.pooling.slot_rows.SlotRows` (no scatter):
+        ``x (N, C)``, ``index (N,)`` each member's set -> ``(S, C)``, the same function."""
+        keys, values = self._split(self.key(x)), self._split(self.value(x))  # (N, H, D)
+        pooled = rows_max(x, rows) if self.query_kind == "residual" else None
+        if pooled is None:
+            query = self._split(self.latent).expand(x.shape[0], -1, -1)
+        else:
+            query = self._split(self.query(pooled))[index]  # (N, H, D)
+        scores = (keys * query).sum(-1, keepdim=True) / math.sqrt(keys.shape[-1])  # (N, H, 1)
+        attended = rows_softmax_sum(scores, values, rows)  # (S, H, D)
+        out = self.out(attended.reshape(attended.shape[0], self.channels))
+        out = torch.where(rows.row_mask.any(1, keepdim=True), out, 0.0)
+        return out if pooled is None else out + pooled
+
     def extra_repr(self) -> str:
         return f"{self.channels}, heads={self.heads}, query={self.query_kind}"
 
@@ -210,6 +226,20 @@ class SetPool(nn.Module):
         if self.attention is not None:
             return self.attention.segments(x, index, num_segments)
         return pool_segments(x, index, num_segments, self.pooling)
+
+    def slotted(self, x: torch.Tensor, index: torch.Tensor, rows: SlotRows) -> torch.Tensor:
+        """:meth:`segments` through :class:`~geo3d.pooling.slot_rows.SlotRows`: ``x (N, C)``,
+        ``index (N,)`` -> ``(S, C)``, the same function with gathers and reductions over
+        padded axes only (what an exporter writes)."""
+        if self.attention is not None:
+            return self.attention.slotted(x, index, rows)
+        if self.pooling == "max":
+            return rows_max(x, rows)
+        if self.pooling == "mean":
+            return rows_mean(x, rows)
+        if self.pooling == "max+mean":
+            return rows_max(x, rows) + rows_mean(x, rows)
+        return rows_softmax_sum(x, x, rows)  # SoftPool: sum_i softmax(a)_i a_i per channel
 
     def extra_repr(self) -> str:
         return self.pooling

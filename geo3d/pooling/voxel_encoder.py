@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from geo3d.ops import scatter, unique_rows
-from geo3d.pooling.set_pool import SetPool, pool_groups
+from geo3d.pooling.set_pool import SetPool
+from geo3d.pooling.slot_rows import SlotRows, rows_max, rows_mean
 from geo3d.structures.voxels import VoxelGrid, hard_voxel_mask
 
 VFE_VARIANTS = ("official", "plain")
@@ -141,52 +142,25 @@ class VoxelFeatureEncoder(nn.Module):
         self,
         points: torch.Tensor,
         index: torch.Tensor,
-        slots: torch.Tensor,
+        rows: SlotRows,
         voxels: torch.Tensor,
     ) -> torch.Tensor:
-        """:meth:`encode` with every segment reduction read through slots instead of a
-        scatter: ``points (P, C)`` and ``index (P,)`` as for :meth:`encode`, ``slots (V, T)``
-        int64 each voxel's point rows, ``-1`` in empty slots (:func:`voxel_slots`), ``voxels
-        (V, 4)`` -> ``features (V, out)``, the same function. The point-wise layers run on
-        the ``P`` real points; only the reductions see ``(V, T, C)``, gathered from them.
-        Gathers and reductions over a padded axis are what every ONNX runtime and TensorRT
-        import (the form an exporter writes)."""
-        mask = slots >= 0
+        """:meth:`encode` with every segment reduction read through slot rows instead of a
+        scatter: ``points (P, C)`` and ``index (P,)`` as for :meth:`encode`, ``rows`` each
+        voxel's points in rows of slots (:func:`geo3d.pooling.slot_rows.slot_rows`), ``voxels
+        (V, 4)`` -> ``features (V, out)``, the same function for voxels of any size. The
+        point-wise layers run on the ``P`` real points; reductions are gathers and reductions
+        over padded axes, which every ONNX runtime and TensorRT import (the form an exporter
+        writes)."""
         xyz = points[:, :3]
-        count = mask.sum(dim=1, keepdim=True).clamp(min=1).to(xyz.dtype)  # (V, 1)
-        mean = _slotted(xyz, slots, mask).sum(dim=1) / count  # (V, 3)
+        mean = rows_mean(xyz, rows)  # (V, 3)
         centre = self.grid.cell_centres(voxels[:, 1:], xyz.dtype)  # (V, 3) x, y, z
         features = torch.cat([points, xyz - mean[index], xyz - centre[index]], dim=1)
         for i, layer in enumerate(self.layers):
             features = layer(features)  # (P, width)
             if self.variant == "official" and i < len(self.layers) - 1:
-                voxel_max = pool_groups(_slotted(features, slots, mask), "max", mask)
-                features = torch.cat([features, voxel_max[index]], dim=1)
-        return self.pool(_slotted(features, slots, mask), mask)
-
-
-def _slotted(values: torch.Tensor, slots: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``values (P, C)`` read through ``slots (V, T)`` -> ``(V, T, C)``, zeros where the
-    slot is empty (``-1`` points at an appended zero row: one gather, no negative index)."""
-    padded = torch.cat([values, values.new_zeros((1, values.shape[1]))])
-    return padded[torch.where(mask, slots, values.shape[0])]
-
-
-def voxel_slots(index: torch.Tensor, num_voxels: int) -> torch.Tensor:
-    """Each voxel's point rows: ``index (P,)`` the points' voxels -> ``slots (V, T)`` int64,
-    ``T`` the fullest voxel's count (at least 1), rows in input order within a voxel, ``-1``
-    in the empty slots. Index work for :meth:`VoxelFeatureEncoder.encode_slotted`."""
-    if index.dim() != 1:
-        raise ValueError(f"'index' must be (P,) (got shape {tuple(index.shape)})")
-    counts = torch.bincount(index, minlength=num_voxels)
-    width = max(int(counts.max()) if counts.numel() else 0, 1)
-    order = torch.argsort(index, stable=True)
-    rows = index[order]
-    starts = torch.cumsum(counts, 0) - counts
-    slot = torch.arange(rows.shape[0], device=rows.device) - starts[rows]
-    slots = torch.full((num_voxels, width), -1, dtype=torch.long, device=index.device)
-    slots[rows, slot] = order
-    return slots
+                features = torch.cat([features, rows_max(features, rows)[index]], dim=1)
+        return self.pool.slotted(features, index, rows)
 
 
 class VoxelAssigner(nn.Module):

@@ -103,15 +103,15 @@ def test_the_exported_graph_passes_the_tensorrt_check_and_names_its_inputs(expor
     name, model, result, limit = exported
     check_tensorrt_ops(result.onnx_path)
     names = [spec["name"] for spec in result.manifest["inputs"]]
-    assert names[:5] == ["points", "point_voxels", "voxel_slots", "voxels", "bev_index"]
+    assert names[:6] == ["points", "point_voxels", "row_slots", "voxel_rows", "voxels", "bev_index"]
     if name != "pointpillars":
         assert "sets_1" in names and "set_back_0" in names
     assert result.manifest["profile"]["voxels"][2] == limit
     assert result.manifest["opset"] == 18
-    # PointPillars' own cap is kept; DSVT keeps every point, so the deployed default applies
-    cap = 12 if name == "pointpillars" else 32
+    # PointPillars' own cap is kept; DSVT keeps every point (the slot rows are exact)
+    cap = 12 if name == "pointpillars" else None
     assert result.manifest["max_points_per_voxel"] == cap
-    assert result.manifest["profile"]["slots"][2] == cap
+    assert result.manifest["profile"]["rows_per_voxel"][2] == (2 if cap else 128)  # traced at 2
 
 
 @pytest.mark.parametrize("scene", ["near_empty", "typical", "at_limit"])

@@ -125,10 +125,10 @@ def test_bad_arguments_are_named():
 @pytest.mark.parametrize("variant", ["official", "plain"])
 @pytest.mark.parametrize("pillars", [True, False])
 def test_slotted_encoding_equals_the_packed_one(pooling, variant, pillars):
-    """``encode_slotted`` on :func:`voxel_slots` (what an exporter traces: gathers and
-    reductions over the slot axis) is the same function as ``encode`` (segment reductions
-    by scatter), in evaluation mode, for every pooling."""
-    from geo3d.pooling.voxel_encoder import voxel_slots
+    """``encode_slotted`` through slot rows (what an exporter traces: gathers and reductions
+    over padded axes, voxels cut into rows of 3 so most take several) is the same function
+    as ``encode`` (segment reductions by scatter), in evaluation mode, for every pooling."""
+    from geo3d.pooling.slot_rows import slot_rows
 
     torch.manual_seed(0)
     voxel_size = [1.0, 1.0, 2.0] if pillars else [1.0, 1.0, 0.5]
@@ -145,18 +145,7 @@ def test_slotted_encoding_equals_the_packed_one(pooling, variant, pillars):
     assigned = encoder.assigner(points, batch)
     packed, voxels = encoder.encode(*assigned)
     kept, _, index, _ = assigned
-    slots = voxel_slots(index, voxels.shape[0])
-    assert int((slots >= 0).sum()) == kept.shape[0]
-    slotted = encoder.encode_slotted(kept, index, slots, voxels)
+    rows = slot_rows(index, voxels.shape[0], width=3)
+    assert rows.voxel_rows.shape[1] > 1
+    slotted = encoder.encode_slotted(kept, index, rows, voxels)
     torch.testing.assert_close(slotted, packed, rtol=1e-10, atol=1e-10)
-
-
-def test_voxel_slots_list_each_voxels_points_in_order():
-    from geo3d.pooling.voxel_encoder import voxel_slots
-
-    index = torch.tensor([2, 0, 2, 1, 2, 0])
-    slots = voxel_slots(index, 4)
-    assert slots.tolist() == [[1, 5, -1], [3, -1, -1], [0, 2, 4], [-1, -1, -1]]
-    assert voxel_slots(torch.zeros(0, dtype=torch.long), 0).shape == (0, 1)
-    with pytest.raises(ValueError, match=r"'index' must be \(P,\)"):
-        voxel_slots(index[None], 4)
