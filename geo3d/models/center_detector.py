@@ -44,7 +44,10 @@ class CenterDetector(Pipeline):
         """The index work for one scene ``points (P, C)``: the exported core's inputs by
         name, in order, and their dynamic axes (:mod:`geo3d.models.deploy_inputs`).
         Detectors with an export path override it."""
-        raise NotImplementedError(f"{type(self).__name__} has no export path yet")
+        raise NotImplementedError(
+            f"{type(self).__name__} has no export path yet (pointpillars, dsvt_pillar and "
+            "pvt_pillar export)"
+        )
 
     def export_limits(self, max_voxels: int) -> dict[str, int]:
         """The largest size of each dynamic dimension of :meth:`export_inputs` for scenes of

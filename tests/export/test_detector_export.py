@@ -208,3 +208,9 @@ def test_a_static_export_pads_each_scene_and_gives_the_same_boxes(name, frames, 
     if too_many > 9000:
         with pytest.raises(ValueError, match="more than the export's fixed 9000"):
             onnx.prepare(frames["at_limit"])
+
+
+def test_a_detector_without_an_export_path_says_so(tmp_path):
+    model = create_model("centerpoint_voxel", num_classes=3).eval()
+    with pytest.raises(NotImplementedError, match="CenterPointVoxel has no export path yet"):
+        export_detector(model, [torch.rand(100, 4)], str(tmp_path))
