@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from geo3d import ops
+from geo3d import export, ops
 from geo3d.data import SceneView, io
 from geo3d.data import datasets as D
 from geo3d.engine import load_config
@@ -34,6 +34,7 @@ from geo3d.pooling import (
     soft_pool_features,
     window_slots,
 )
+from geo3d.pooling.slot_rows import slot_rows
 from geo3d.structures import (
     check_mesh,
     count_points_in_boxes,
@@ -439,6 +440,56 @@ ROWS = {
             "rows that overflow a linear key",
             lambda t: ops.unique_rows(torch.tensor([[0, 2**62], [2**62, 0], [0, 2**62]])),
             ("ok", lambda r: r.tolist() == [[0, 2**62], [2**62, 0]]),
+        ),
+    ],
+    "export": [
+        (
+            "corrupt ONNX file",
+            lambda t: export.check_tensorrt_ops(write(t, "m.onnx", b"\x00garbage" * 9, True)),
+            (ValueError, "not a readable ONNX model"),
+        ),
+        (
+            "folder without a manifest",
+            lambda t: export.read_manifest(str(t)),
+            (FileNotFoundError, "not a geo3d export directory"),
+        ),
+        (
+            "corrupt manifest",
+            lambda t: export.read_manifest(os.path.dirname(write(t, "manifest.json", "{oops"))),
+            (ValueError, "not a readable manifest"),
+        ),
+        (
+            "manifest of another format",
+            lambda t: export.read_manifest(
+                os.path.dirname(write(t, "manifest.json", '{"format": "other"}'))
+            ),
+            (ValueError, "not a geo3d-deploy/1 manifest"),
+        ),
+        (
+            "opset TensorRT cannot parse",
+            lambda t: export.export_onnx(None, {}, {}, str(t / "m.onnx"), opset=23),
+            (ValueError, "'opset' must be 17 to 20"),
+        ),
+        (
+            "no example scene",
+            lambda t: export.export_detector(None, [], str(t)),
+            (ValueError, "needs at least one example point cloud"),
+        ),
+        (
+            "slot rows of a 2-D index",
+            lambda t: slot_rows(torch.zeros(2, 3, dtype=torch.long), 1),
+            (ValueError, "'index' must be (P,)"),
+        ),
+        (
+            "a scene larger than the export",
+            lambda t: export.check_profile(
+                {"voxels": torch.zeros(50, 4)},
+                {
+                    "inputs": [{"name": "voxels", "shape": ["voxels", 4]}],
+                    "profile": {"voxels": [1, 8, 40]},
+                },
+            ),
+            (ValueError, "outside the exported range 1 to 40"),
         ),
     ],
     "ops.sparse_conv": [
