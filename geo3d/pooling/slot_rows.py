@@ -87,13 +87,10 @@ def _two_level(values: torch.Tensor, rows: SlotRows, reduce, fill: float) -> tor
     return reduce(gather_rows(per_row, rows.voxel_rows, fill), rows.row_mask)
 
 
-def _max(x, mask):
-    return torch.where(_masked(mask, x), x, float("-inf")).amax(dim=1)
-
-
 def rows_max(values: torch.Tensor, rows: SlotRows) -> torch.Tensor:
-    """Per voxel max ``(V, *F)`` of ``values (P, *F)``; zeros for an empty voxel."""
-    out = _two_level(values, rows, _max, float("-inf"))
+    """Per voxel max ``(V, *F)`` of ``values (P, *F)``; zeros for an empty voxel. Empty
+    slots and rows are gathered as ``-inf``, so no mask pass is needed."""
+    out = _two_level(values, rows, lambda x, m: x.amax(dim=1), float("-inf"))
     return torch.where(_masked(rows.row_mask.any(1), out), out, 0.0)
 
 
