@@ -175,6 +175,8 @@ class DSVT(nn.Module):
     ):
         """``backs``: per shift, :func:`scatter_back_indices` ``(2, N)`` (None: computed
         here; an exported core takes them as inputs)."""
+        if features.shape[0] == 0:  # a scene with no voxel: attention over no set
+            return features
         for b, (block, norm, embeddings) in enumerate(
             zip(self.blocks, self.residual_norms, self.positions)
         ):

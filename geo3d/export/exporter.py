@@ -127,7 +127,7 @@ def export_onnx(
                 )
     dims: dict[str, Dim] = {}
     dynamic = tuple(
-        {axis: dims.setdefault(dim, Dim(dim)) for axis, dim in axes.get(name, {}).items()}
+        {axis: dims.setdefault(dim, Dim(dim, min=1)) for axis, dim in axes.get(name, {}).items()}
         for name in inputs
     )
     core = ExportCore(detector).eval()

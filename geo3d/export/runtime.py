@@ -146,9 +146,16 @@ class DeployedDetector:
         with torch.no_grad():
             inputs, axes = self.detector.export_inputs(points)
         if self.manifest is not None:
+            profile = self.manifest["profile"]
             if self.manifest.get("static"):
-                sizes = {d: low for d, (low, _, _) in self.manifest["profile"].items()}
-                inputs = pad_inputs(inputs, axes, sizes, self.manifest["canvas_cells"])
+                sizes = {d: low for d, (low, _, _) in profile.items()}
+            else:  # an empty scene (no point in range) pads up to the profile's minimum
+                sizes = {
+                    d: max(int(inputs[n].shape[a]), profile[d][0])
+                    for n, ax in axes.items()
+                    for a, d in ax.items()
+                }
+            inputs = pad_inputs(inputs, axes, sizes, self.manifest["canvas_cells"])
             check_profile(inputs, self.manifest)
         return inputs
 

@@ -118,3 +118,10 @@ def test_given_scatter_back_indices_equal_the_computed_ones():
     backs = tuple(scatter_back_indices(p.sets, len(coords)) for p in parts)
     assert backs[0].shape == (2, len(coords))
     torch.testing.assert_close(net(features, parts, backs), net(features, parts))
+
+
+def test_a_scene_without_voxels_passes_through():
+    net = DSVT(16, 4, 32, blocks=2, windows=((1, 6, 6), (1, 12, 12))).eval()
+    coords = torch.zeros(0, 4, dtype=torch.int32)
+    out = net(torch.zeros(0, 16), partitions(coords))
+    assert out.shape == (0, 16)

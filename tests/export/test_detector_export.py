@@ -75,6 +75,7 @@ def frames():
         [low + (high - low) * torch.rand(40, 3, generator=generator), torch.rand(40, 1)], 1
     )
     return {
+        "empty": torch.tensor([[500.0, 0.0, 0.0, 0.5]]),  # nothing in range
         "near_empty": near_empty,
         "typical": sweep[::8].contiguous(),
         "at_limit": sweep[::2].contiguous(),
@@ -114,7 +115,7 @@ def test_the_exported_graph_passes_the_tensorrt_check_and_names_its_inputs(expor
     assert result.manifest["profile"]["rows_per_voxel"][2] == (2 if cap else 128)  # traced at 2
 
 
-@pytest.mark.parametrize("scene", ["near_empty", "typical", "at_limit"])
+@pytest.mark.parametrize("scene", ["empty", "near_empty", "typical", "at_limit"])
 def test_onnxruntime_equals_pytorch_core_and_boxes(exported, frames, scene):
     name, model, result, limit = exported
     points = frames[scene]
@@ -132,6 +133,11 @@ def test_onnxruntime_equals_pytorch_core_and_boxes(exported, frames, scene):
         assert float((a - b).abs().max() / scale) < 1e-4
     boxes_torch, boxes_onnx = torch_path(points), onnx(points)
     assert boxes_torch["boxes"].shape == boxes_onnx["boxes"].shape
+    if scene == "empty":  # padded up to the profile's minimum: the model's empty canvas
+        with torch.no_grad():
+            packed = model(points, torch.zeros(1, dtype=torch.long), torch.tensor(1))
+        torch.testing.assert_close(got[0], packed[0], atol=1e-4, rtol=1e-4)
+        return
     assert boxes_torch["boxes"].shape[0] > 0
     torch.testing.assert_close(boxes_onnx["scores"], boxes_torch["scores"], atol=1e-4, rtol=0)
     # Pairwise: every box has a twin of the same class and score at IoU > 0.99, except where
@@ -146,7 +152,7 @@ def test_onnxruntime_equals_pytorch_core_and_boxes(exported, frames, scene):
     heat = torch.sigmoid(expected[0]).flatten()
     distinct = ((heat[None] - boxes_torch["scores"][:, None]).abs() < 1e-5).sum(1) == 1
     assert bool(twin.any(1)[distinct].all()), iou.max(1).values[distinct].min()
-    if scene != "near_empty":
+    if scene not in ("empty", "near_empty"):
         assert int(distinct.sum()) >= 3  # boxes near points, where scores differ, are checked
 
 
