@@ -25,6 +25,7 @@ from geo3d.nn.sparse_conv import (
     SparseModule,
     SparseSequential,
     SubMConv3d,
+    map_forward,
 )
 
 batch_norm = partial(nn.BatchNorm1d, eps=1e-3, momentum=0.01)
@@ -74,6 +75,12 @@ class SparseBasicBlock(SparseModule):
         self.bn1 = batch_norm(channels)
         self.conv2 = SubMConv3d(channels, channels, 3, indice_key=indice_key, backend=backend)
         self.bn2 = batch_norm(channels)
+
+    def map_forward(self, features: torch.Tensor, maps: dict) -> torch.Tensor:
+        """:meth:`forward` on features with neighbour maps (:func:`geo3d.nn.map_forward`)."""
+        out = torch.relu(self.bn1(self.conv1.map_forward(features, maps[self.conv1.indice_key])))
+        out = self.bn2(self.conv2.map_forward(out, maps[self.conv2.indice_key]))
+        return torch.relu(out + features)
 
     def forward(self, x: SparseConvTensor) -> SparseConvTensor:
         out = self.conv1(x)
@@ -131,6 +138,20 @@ class SparseBackbone8x(nn.Module):
         for stage in (self.conv1, self.conv2, self.conv3, self.conv4, self.conv_out):
             x = stage(x)
         return x
+
+    def map_forward(self, features: torch.Tensor, maps: dict) -> torch.Tensor:
+        """:meth:`forward` on the voxel features with neighbour maps by ``indice_key``
+        (:func:`geo3d.nn.sparse_conv.neighbor_maps`): gathers and matrix multiplies only."""
+        for stage in (
+            self.conv_input,
+            self.conv1,
+            self.conv2,
+            self.conv3,
+            self.conv4,
+            self.conv_out,
+        ):
+            features = map_forward(stage, features, maps)
+        return features
 
 
 def height_compression(x: SparseConvTensor) -> torch.Tensor:

@@ -85,6 +85,15 @@ def shape_profile(
     return profile
 
 
+def _dim_size(inputs: dict, axes: dict, dim: str) -> int:
+    """The size of the dynamic dimension ``dim`` in ``inputs``."""
+    for name, tensor_axes in axes.items():
+        for axis, named in tensor_axes.items():
+            if named == dim:
+                return int(inputs[name].shape[axis])
+    raise ValueError(f"no input has a {dim!r} dimension")
+
+
 def describe(name: str, tensor: torch.Tensor, axes: dict[int, str]) -> dict:
     shape = [axes.get(i, int(s)) for i, s in enumerate(tensor.shape)]
     return {"name": name, "dtype": str(tensor.dtype).removeprefix("torch."), "shape": shape}
@@ -195,10 +204,9 @@ def export_detector(
     inputs, axes = prepared[0]
     if max_voxels is None:
         caps = getattr(getattr(detector.preprocess, "assigner", None), "max_voxels", None)
-        max_voxels = caps[1] if caps else 4 * max(int(p[0]["voxels"].shape[0]) for p in prepared)
+        max_voxels = caps[1] if caps else 4 * max(_dim_size(*p, "voxels") for p in prepared)
     limits = detector.export_limits(max_voxels)
-    canvas = detector.encoder.scatter
-    canvas_cells = canvas.ny * canvas.nx
+    canvas_cells = detector.encoder.canvas_cells
     # A dynamic size of 0 or 1 in the traced example would be specialised by torch.export:
     # pad such axes to 2 (padding never reaches an output: pad_inputs).
     sizes = {d: max(2, int(inputs[n].shape[a])) for n, ax in axes.items() for a, d in ax.items()}

@@ -45,8 +45,8 @@ class CenterDetector(Pipeline):
         name, in order, and their dynamic axes (:mod:`geo3d.models.deploy_inputs`).
         Detectors with an export path override it."""
         raise NotImplementedError(
-            f"{type(self).__name__} has no export path yet (pointpillars, dsvt_pillar and "
-            "pvt_pillar export)"
+            f"{type(self).__name__} has no export path yet (pointpillars, dsvt_pillar, "
+            "pvt_pillar and centerpoint_voxel export)"
         )
 
     def export_limits(self, max_voxels: int) -> dict[str, int]:
@@ -56,8 +56,15 @@ class CenterDetector(Pipeline):
 
         assigner = getattr(self.preprocess, "assigner", None)
         cap = getattr(assigner, "max_points_per_voxel", None)
-        if cap is None:  # every point kept: 4,096 points in one voxel before the profile ends
-            return {"voxels": max_voxels, "rows_per_voxel": 128}
+        if cap is None:  # every point kept: up to 400,000 points a scene (a 128-beam sweep
+            # has about 260,000), 4,096 in one voxel, before the profile ends
+            points = 400_000
+            return {
+                "voxels": max_voxels,
+                "points": points,
+                "rows": max_voxels + points // ROW_WIDTH,
+                "rows_per_voxel": 128,
+            }
         per_voxel = -(-cap // ROW_WIDTH)
         return {
             "voxels": max_voxels,

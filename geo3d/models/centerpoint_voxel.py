@@ -14,6 +14,8 @@ runs them on spconv's kernels (same weights).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -24,10 +26,12 @@ from geo3d.encoders.sparse_backbone import (
 )
 from geo3d.heads.center_head import CenterHead
 from geo3d.models.center_detector import CenterDetector, tupled
+from geo3d.models.deploy_inputs import sparse_conv_inputs
 from geo3d.models.registry import register_model
 from geo3d.necks.bev_backbone import BEVBackbone
-from geo3d.nn.sparse_conv import SparseConvTensor
+from geo3d.nn.sparse_conv import SparseConvolution, SparseConvTensor
 from geo3d.ops import scatter
+from geo3d.pooling.slot_rows import SlotRows, rows_mean
 from geo3d.pooling.voxel_encoder import VoxelAssigner, VoxelAssignment
 from geo3d.structures.voxels import VoxelGrid
 
@@ -60,6 +64,25 @@ class SparseVoxelEncoder(nn.Module):
         depth, height, width = sparse_output_shape(self.sparse_shape)
         self.bev_shape = (height, width)
         self.out_channels = out_channels * depth
+
+    @property
+    def canvas_cells(self) -> int:
+        """Cells of the dense output grid (an exported core's spare cell follows them)."""
+        return math.prod(sparse_output_shape(self.sparse_shape))
+
+    def export_forward(self, points, point_voxels, row_slots, voxel_rows, *maps_and_cells):
+        """One scene's BEV ``(1, C * D, H, W)`` from points in slot rows, the backbone's
+        neighbour maps in key order and the output voxels' flat cells
+        (:func:`geo3d.models.deploy_inputs.sparse_conv_inputs`)."""
+        *maps, cells = maps_and_cells
+        features = rows_mean(points, SlotRows(row_slots, voxel_rows))  # (V, C)
+        keys = conv_keys(self.backbone)
+        out = self.backbone.map_forward(features, dict(zip(keys, maps)))  # (N, C)
+        depth, height, width = sparse_output_shape(self.sparse_shape)
+        grid = depth * height * width
+        canvas = out.new_zeros((grid + 1, out.shape[1])).index_put((cells,), out)[:grid]
+        canvas = canvas.view(depth, height, width, out.shape[1]).permute(3, 0, 1, 2)
+        return canvas.reshape(1, out.shape[1] * depth, height, width)
 
     def forward(self, points, coords, index, voxels, scenes: torch.Tensor) -> torch.Tensor:
         features = scatter(points, index, voxels.shape[0], "mean")
@@ -153,6 +176,18 @@ class CenterPointVoxel(CenterDetector):
             nms_threshold,
             max_objects,
         )
+
+    def export_inputs(self, points: torch.Tensor):
+        encoder = self.encoder
+        return sparse_conv_inputs(
+            self.preprocess.assigner, encoder.backbone, encoder.sparse_shape, points
+        )
+
+
+def conv_keys(module: nn.Module) -> list[str]:
+    """The ``indice_key`` of every sparse convolution of ``module``, in order of first use."""
+    keys = [m.indice_key for m in module.modules() if isinstance(m, SparseConvolution)]
+    return list(dict.fromkeys(keys))
 
 
 @register_model("centerpoint_voxel")

@@ -37,6 +37,13 @@ def pillar_inputs(assigner: VoxelAssigner, points: torch.Tensor) -> dict[str, to
     voxel's points in rows of 32 slots (``-1`` empty; :func:`geo3d.pooling.slot_rows`),
     ``voxels (V, 4)`` int64 ``(0, z, y, x)``, ``bev_index (V,)`` int64 flat cells of a
     one-scene canvas. The assigner's rules (range, caps in evaluation mode) apply."""
+    inputs = voxel_inputs(assigner, points)
+    inputs["bev_index"] = bev_indices(inputs["voxels"], assigner.grid, 1)
+    return inputs
+
+
+def voxel_inputs(assigner: VoxelAssigner, points: torch.Tensor) -> dict[str, torch.Tensor]:
+    """:func:`pillar_inputs` without the canvas cells (voxels need not be pillars)."""
     if points.dim() != 2 or points.shape[1] < 3:
         raise ValueError(f"Expected 'points' of shape (P, C >= 3) (got {tuple(points.shape)})")
     batch = torch.zeros(points.shape[0], dtype=torch.long, device=points.device)
@@ -48,7 +55,6 @@ def pillar_inputs(assigner: VoxelAssigner, points: torch.Tensor) -> dict[str, to
         "row_slots": rows.row_slots,
         "voxel_rows": rows.voxel_rows,
         "voxels": voxels,
-        "bev_index": bev_indices(voxels, assigner.grid, 1),
     }
 
 
@@ -73,10 +79,35 @@ def set_partition_inputs(
     return inputs, axes
 
 
+def sparse_conv_inputs(
+    assigner: VoxelAssigner, backbone, sparse_shape, points: torch.Tensor
+) -> tuple[dict[str, torch.Tensor], dict[str, dict[int, str]]]:
+    """A sparse-convolution detector's inputs for one scene: the points in slot rows (as
+    :func:`pillar_inputs`), ``neighbors_<key> (N, K)`` int64 per convolution key of
+    ``backbone`` (its rulebooks' neighbour maps, :func:`geo3d.nn.sparse_conv.neighbor_maps`)
+    and ``bev_index (N_out,)`` int64 flat cells of the output voxels in the dense output grid
+    ``(D, H, W)``; and their axes (one dimension per voxel level)."""
+    from geo3d.nn.sparse_conv import neighbor_maps
+
+    inputs = voxel_inputs(assigner, points)
+    voxels = inputs.pop("voxels")
+    maps, levels, out_coords, (depth, height, width) = neighbor_maps(
+        backbone, voxels.to(torch.int32), sparse_shape
+    )
+    axes = {name: PILLAR_AXES[name] for name in inputs}
+    for key, neighbors in maps.items():
+        inputs[f"neighbors_{key}"] = neighbors
+        axes[f"neighbors_{key}"] = {0: levels[key]}
+    z, y, x = (out_coords[:, i].long() for i in (1, 2, 3))
+    inputs["bev_index"] = (z * height + y) * width + x
+    axes["bev_index"] = {0: levels[list(maps)[-1]]}
+    return inputs, axes
+
+
 def _fill_value(name: str, tensor: torch.Tensor, canvas_cells: int):
     if name == "bev_index":
         return canvas_cells  # the spare cell (BEVScatter.with_spare_cell)
-    if name in ("row_slots", "voxel_rows"):
+    if name in ("row_slots", "voxel_rows") or name.startswith("neighbors_"):
         return -1  # empty
     if name.startswith("set_masks_"):
         return True

@@ -79,6 +79,11 @@ class DSVTPillarEncoder(nn.Module):
         self.dsvt = dsvt
         self.scatter = BEVScatter(grid, self.vfe.out_channels)
 
+    @property
+    def canvas_cells(self) -> int:
+        """Cells of one scene's canvas (an exported core's spare cell follows them)."""
+        return self.scatter.ny * self.scatter.nx
+
     def export_forward(
         self, points, point_voxels, row_slots, voxel_rows, voxels, bev_index, *partitions
     ):

@@ -62,6 +62,11 @@ class PillarEncoder(nn.Module):
         )
         self.scatter = BEVScatter(grid, self.vfe.out_channels)
 
+    @property
+    def canvas_cells(self) -> int:
+        """Cells of one scene's canvas (an exported core's spare cell follows them)."""
+        return self.scatter.ny * self.scatter.nx
+
     def export_forward(self, points, point_voxels, row_slots, voxel_rows, voxels, bev_index):
         """One scene's canvas ``(1, channels, ny, nx)`` from pillars in slot rows
         (:func:`geo3d.models.deploy_inputs.pillar_inputs`)."""

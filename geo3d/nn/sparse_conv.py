@@ -49,6 +49,7 @@ class Rulebook:
     in_shape: list[int]
     out_shape: list[int]
     kernel_size: list[int]
+    neighbors: torch.Tensor | None = None  # (N_out, K): each output's input per offset, -1
 
     def inverted(self) -> Rulebook:
         return Rulebook(
@@ -310,10 +311,22 @@ class SparseConvolution(SparseModule):
             list(x.spatial_shape),
             list(out_shape),
             list(self.kernel_size),
+            neighbors,
         )
         if key is not None:
             x.indice_dict[key] = book
         return book
+
+    def map_forward(self, features: torch.Tensor, neighbors: torch.Tensor) -> torch.Tensor:
+        """The convolution from a neighbour map: ``features (N_in, C_in)``, ``neighbors
+        (N_out, K)`` each output's input row per kernel offset (``-1``: none; a rulebook's
+        ``neighbors``) -> ``(N_out, C_out)``. One gather and one matrix multiply, no
+        scatter: the form an exporter writes (equal to :meth:`forward`)."""
+        table = torch.cat([features, features.new_zeros((1, features.shape[1]))])
+        rows = table[torch.where(neighbors >= 0, neighbors, features.shape[0])]  # (N, K, C)
+        kernels = self.weight.permute(1, 2, 3, 4, 0).reshape(-1, self.out_channels)
+        out = rows.reshape(rows.shape[0], -1) @ kernels
+        return out if self.bias is None else out + self.bias
 
     def forward(self, x: SparseConvTensor) -> SparseConvTensor:
         if not isinstance(x, SparseConvTensor):
@@ -443,3 +456,49 @@ def sparse_tensor_from_voxels(
     return SparseConvTensor(
         features, coords.to(torch.int32).contiguous(), list(spatial_shape), batch_size
     )
+
+
+def map_forward(module: nn.Module, features: torch.Tensor, maps: dict) -> torch.Tensor:
+    """A sparse network on features with neighbour maps by ``indice_key``
+    (:func:`neighbor_maps`): convolutions by :meth:`SparseConvolution.map_forward`, blocks
+    by their own ``map_forward``, other modules on the features."""
+    if isinstance(module, SparseConvolution):
+        return module.map_forward(features, maps[module.indice_key])
+    if isinstance(module, SparseSequential):
+        for child in module:
+            features = map_forward(child, features, maps)
+        return features
+    if hasattr(module, "map_forward"):
+        return module.map_forward(features, maps)
+    if isinstance(module, SparseModule):
+        raise NotImplementedError(f"{type(module).__name__} has no neighbour-map form")
+    return module(features)
+
+
+def neighbor_maps(module: nn.Module, indices: torch.Tensor, spatial_shape) -> tuple:
+    """The index work of :func:`map_forward`: every convolution of ``module`` in order on the
+    voxels ``indices (N, 4)`` int32 of grid ``spatial_shape`` -> ``(maps, levels, out
+    indices, out shape)``: ``maps`` the neighbour map per ``indice_key`` in order of first
+    use, ``levels`` per key the name of its output voxel set (``voxels``, then one per
+    strided convolution), as for a module whose forward runs its convolutions in
+    registration order (SECOND's backbone)."""
+    x = SparseConvTensor.__new__(SparseConvTensor)
+    x.features, x.indices, x.spatial_shape = None, indices, list(spatial_shape)
+    x.batch_size, x.indice_dict, x.spconv_tensor = 1, {}, None
+    maps, levels, level = {}, {}, "voxels"
+    for layer in module.modules():
+        if not isinstance(layer, SparseConvolution):
+            continue
+        if layer.inverse or layer.indice_key is None:
+            raise NotImplementedError("neighbour maps need keyed, non-inverse convolutions")
+        book = layer.rulebook(x)
+        if not layer.subm:
+            level = f"voxels_{layer.indice_key}"
+        if layer.indice_key not in maps:
+            maps[layer.indice_key], levels[layer.indice_key] = book.neighbors, level
+        if book.out_coords is not x.indices:
+            out = SparseConvTensor.__new__(SparseConvTensor)
+            out.__dict__.update(x.__dict__)
+            out.indices, out.spatial_shape = book.out_coords, list(book.out_shape)
+            x = out
+    return maps, levels, x.indices, x.spatial_shape

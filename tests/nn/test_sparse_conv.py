@@ -237,3 +237,24 @@ def test_spconv_backend_runs_the_same_layer():
     assert torch.equal(ours[1], theirs[1])
     torch.testing.assert_close(ours[0], theirs[0], rtol=1e-4, atol=1e-4)
     assert set(layer.state_dict()) == {"weight", "bias"}  # spconv's twin is not a submodule
+
+
+def test_the_neighbour_map_form_equals_the_rulebook_form():
+    """What an exporter traces (one gather and one matrix multiply per layer, from the
+    rulebooks' neighbour maps) equals the rulebook forward, through a strided layer."""
+    from geo3d.nn.sparse_conv import map_forward, neighbor_maps
+
+    torch.manual_seed(0)
+    x = random_tensor(count=200, channels=4, batch=1)
+    net = SparseSequential(
+        SubMConv3d(4, 8, 3, indice_key="a"),
+        SparseConv3d(8, 6, 3, 2, 1, indice_key="b"),
+        SubMConv3d(6, 5, 3, indice_key="c"),
+    ).double()
+    want = net(x)
+    maps, levels, out_indices, out_shape = neighbor_maps(net, x.indices, x.spatial_shape)
+    assert list(maps) == ["a", "b", "c"]
+    assert levels == {"a": "voxels", "b": "voxels_b", "c": "voxels_b"}
+    assert torch.equal(out_indices, want.indices) and out_shape == want.spatial_shape
+    got = map_forward(net, x.features, maps)
+    torch.testing.assert_close(got, want.features, rtol=1e-12, atol=1e-12)
