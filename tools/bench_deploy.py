@@ -13,7 +13,12 @@ import torch
 from bench_timing import median_ms
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEPLOY_CONFIGS = ("pointpillars_synthetic", "dsvt_pillar_synthetic", "pvt_pillar_synthetic")
+DEPLOY_CONFIGS = (
+    "pointpillars_synthetic",
+    "dsvt_pillar_synthetic",
+    "pvt_pillar_synthetic",
+    "centerpoint_voxel_synthetic",
+)
 
 
 def bench_deploy(repeats: int, quick: bool, configs=DEPLOY_CONFIGS):
@@ -58,7 +63,7 @@ def bench_deploy(repeats: int, quick: bool, configs=DEPLOY_CONFIGS):
                     )
             deployed = runtimes["torch"]
             inputs = deployed.prepare(scene)
-            voxels = int(inputs["voxels"].shape[0])
+            voxels = int(inputs["voxel_rows"].shape[0])
             outputs = deployed.runtime(inputs)
             sync = torch.cuda.is_available()
             rows.append(

@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--format kitti needs --kitti-root (calibration to the camera frame)")
     files = point_files(args.inputs)
     deployed, classes = build(args)
-    channels = deployed.detector.encoder.vfe.in_channels
+    encoder = deployed.detector.encoder
+    channels = encoder.vfe.in_channels if hasattr(encoder, "vfe") else encoder.in_channels
     if args.out:
         os.makedirs(args.out, exist_ok=True)
     started = time.perf_counter()

@@ -57,6 +57,7 @@ class SparseVoxelEncoder(nn.Module):
     ):
         super().__init__()
         nx, ny, nz = grid.size
+        self.in_channels = in_channels  # point channels (x, y, z first)
         self.sparse_shape = (nz + 1, ny, nx)
         self.backbone = SparseBackbone8x(
             in_channels, residual, channels, out_channels, backend=backend
