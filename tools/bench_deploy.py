@@ -90,3 +90,16 @@ def bench_deploy(repeats: int, quick: bool, configs=DEPLOY_CONFIGS):
                 rows.append((name, voxels, "core", runtime, core))
                 rows.append((name, voxels, "total", runtime, total))
     return rows
+
+
+def deploy_table(rows) -> list[str]:
+    """The printed table of :func:`bench_deploy`'s rows, with what its columns mean."""
+    lines = [
+        "one synthetic_lidar scene at a time; preprocess = the index work outside the",
+        "graph, core = the exported tensor core, total = preprocess + core + decoding",
+        "| config | voxels | stage | runtime | ms per scene |",
+        "|---|---|---|---|---|",
+    ]
+    for name, voxels, stage, runtime, ms in rows:
+        lines.append(f"| {name} | {voxels:,} | {stage} | {runtime} | {ms:.1f} |")
+    return lines

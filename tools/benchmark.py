@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from bench_boxes import bench_boxes, bench_kitti_eval
-from bench_deploy import bench_deploy
+from bench_deploy import bench_deploy, deploy_table
 from bench_detector import bench_detector
 from bench_mesh import (  # noqa: F401  (BUNNY, VARIANT_MESHES: for the tests)
     BUNNY,
@@ -422,12 +422,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {pooling} | {rate:.2f} | {latency:.0f} | {parameters:,} |")
         return 0
     if args.suite == "deploy":
-        print("one synthetic_lidar scene at a time; preprocess = the index work outside the")
-        print("graph, core = the exported tensor core, total = preprocess + core + decoding")
-        print("| config | voxels | stage | runtime | ms per scene |")
-        print("|---|---|---|---|---|")
-        for name, voxels, stage, runtime, ms in bench_deploy(args.repeats, args.quick):
-            print(f"| {name} | {voxels:,} | {stage} | {runtime} | {ms:.1f} |")
+        print("\n".join(deploy_table(bench_deploy(args.repeats, args.quick))))
         return 0
     if args.suite == "sparse":
         rows, difference = bench_sparse(args.repeats, args.quick)

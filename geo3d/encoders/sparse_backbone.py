@@ -25,8 +25,8 @@ from geo3d.nn.sparse_conv import (
     SparseModule,
     SparseSequential,
     SubMConv3d,
-    map_forward,
 )
+from geo3d.nn.sparse_conv_maps import map_forward
 
 batch_norm = partial(nn.BatchNorm1d, eps=1e-3, momentum=0.01)
 
@@ -77,7 +77,8 @@ class SparseBasicBlock(SparseModule):
         self.bn2 = batch_norm(channels)
 
     def map_forward(self, features: torch.Tensor, maps: dict) -> torch.Tensor:
-        """:meth:`forward` on features with neighbour maps (:func:`geo3d.nn.map_forward`)."""
+        """:meth:`forward` on features with neighbour maps
+        (:func:`geo3d.nn.sparse_conv_maps.map_forward`)."""
         out = torch.relu(self.bn1(self.conv1.map_forward(features, maps[self.conv1.indice_key])))
         out = self.bn2(self.conv2.map_forward(out, maps[self.conv2.indice_key]))
         return torch.relu(out + features)
@@ -141,7 +142,7 @@ class SparseBackbone8x(nn.Module):
 
     def map_forward(self, features: torch.Tensor, maps: dict) -> torch.Tensor:
         """:meth:`forward` on the voxel features with neighbour maps by ``indice_key``
-        (:func:`geo3d.nn.sparse_conv.neighbor_maps`): gathers and matrix multiplies only."""
+        (:func:`geo3d.nn.sparse_conv_maps.neighbor_maps`): gathers and matrix multiplies only."""
         for stage in (
             self.conv_input,
             self.conv1,

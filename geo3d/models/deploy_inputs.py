@@ -84,10 +84,10 @@ def sparse_conv_inputs(
 ) -> tuple[dict[str, torch.Tensor], dict[str, dict[int, str]]]:
     """A sparse-convolution detector's inputs for one scene: the points in slot rows (as
     :func:`pillar_inputs`), ``neighbors_<key> (N, K)`` int64 per convolution key of
-    ``backbone`` (its rulebooks' neighbour maps, :func:`geo3d.nn.sparse_conv.neighbor_maps`)
+    ``backbone`` (its rulebooks' neighbour maps, :func:`geo3d.nn.sparse_conv_maps.neighbor_maps`)
     and ``bev_index (N_out,)`` int64 flat cells of the output voxels in the dense output grid
     ``(D, H, W)``; and their axes (one dimension per voxel level)."""
-    from geo3d.nn.sparse_conv import neighbor_maps
+    from geo3d.nn.sparse_conv_maps import neighbor_maps
 
     inputs = voxel_inputs(assigner, points)
     voxels = inputs.pop("voxels")
@@ -104,7 +104,7 @@ def sparse_conv_inputs(
     return inputs, axes
 
 
-def _fill_value(name: str, tensor: torch.Tensor, canvas_cells: int):
+def _fill_value(name: str, canvas_cells: int):
     if name == "bev_index":
         return canvas_cells  # the spare cell (BEVScatter.with_spare_cell)
     if name in ("row_slots", "voxel_rows") or name.startswith("neighbors_"):
@@ -135,7 +135,7 @@ def pad_inputs(
             if have < want:
                 shape = list(tensor.shape)
                 shape[axis] = want - have
-                pad = torch.full(shape, _fill_value(name, tensor, canvas_cells), dtype=tensor.dtype)
+                pad = torch.full(shape, _fill_value(name, canvas_cells), dtype=tensor.dtype)
                 if name.startswith("set_masks_") and axis == 1:
                     pad[..., 0] = False
                 tensor = torch.cat([tensor, pad.to(tensor.device)], dim=axis)

@@ -242,7 +242,7 @@ def test_spconv_backend_runs_the_same_layer():
 def test_the_neighbour_map_form_equals_the_rulebook_form():
     """What an exporter traces (one gather and one matrix multiply per layer, from the
     rulebooks' neighbour maps) equals the rulebook forward, through a strided layer."""
-    from geo3d.nn.sparse_conv import map_forward, neighbor_maps
+    from geo3d.nn.sparse_conv_maps import map_forward, neighbor_maps
 
     torch.manual_seed(0)
     x = random_tensor(count=200, channels=4, batch=1)
