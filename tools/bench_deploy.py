@@ -18,6 +18,7 @@ DEPLOY_CONFIGS = (
     "dsvt_pillar_synthetic",
     "pvt_pillar_synthetic",
     "centerpoint_voxel_synthetic",
+    "dsvt_voxel_synthetic",
 )
 
 

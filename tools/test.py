@@ -42,9 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     config = load_config(args.config, args.set)
+    checkpoint = load_checkpoint(args.checkpoint)  # a bad file fails before the data is built
     data = build_datasets(config.data)
     model = create_model(config.model.name, num_classes=len(data.classes), **config.model.options)
-    model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
+    model.load_state_dict(checkpoint["model"])
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     task = make_task(data)

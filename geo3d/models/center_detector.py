@@ -46,7 +46,7 @@ class CenterDetector(Pipeline):
         Detectors with an export path override it."""
         raise NotImplementedError(
             f"{type(self).__name__} has no export path yet (pointpillars, dsvt_pillar, "
-            "pvt_pillar and centerpoint_voxel export)"
+            "pvt_pillar, dsvt_voxel and centerpoint_voxel export)"
         )
 
     def export_limits(self, max_voxels: int) -> dict[str, int]:

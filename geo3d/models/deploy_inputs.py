@@ -8,7 +8,8 @@ inputs (``name -> {axis: dimension name}``), so exporter, manifest and runtimes 
 names and order. :func:`pad_inputs` pads them to fixed sizes for a static-shape export:
 padding points belong to voxel 0 but sit in no row, padding rows are empty and in no
 voxel, padding voxels have no row and write to the canvas's spare cell, padding sets hold
-voxel 0 once and mask the rest, so no padding reaches a real output.
+voxel 0 once and mask the rest, padding pooling windows are empty, so no padding reaches a
+real output.
 """
 
 from __future__ import annotations
@@ -59,23 +60,67 @@ def voxel_inputs(assigner: VoxelAssigner, points: torch.Tensor) -> dict[str, tor
 
 
 def set_partition_inputs(
-    voxels: torch.Tensor, sparse_shape, windows, shifts, set_size: int
+    voxels: torch.Tensor,
+    sparse_shape,
+    windows,
+    shifts,
+    set_size: int,
+    prefix: str = "",
+    voxel_dim: str = "voxels",
 ) -> tuple[dict[str, torch.Tensor], dict[str, dict[int, str]]]:
     """DSVT's partitions of ``voxels (V, 4)`` for each shift ``s``: ``sets_s (2, S_s, T)``
     int64, ``set_masks_s (2, S_s, T)`` bool, ``set_back_s (2, V)`` int64 (where each voxel
-    reads its attended feature back), ``window_coords_s (V, 3)`` int32, and their axes."""
+    reads its attended feature back), ``window_coords_s (V, 3)`` int32, and their axes
+    (names and set dimensions after ``prefix``; the voxels' dimension is ``voxel_dim``)."""
     inputs, axes = {}, {}
     coords = voxels.to(torch.int32)
     for s, (window, shift) in enumerate(zip(windows, shifts)):
         p = set_partition(coords, sparse_shape, window, shift, set_size)
-        inputs[f"sets_{s}"] = p.sets
-        inputs[f"set_masks_{s}"] = p.masks
-        inputs[f"set_back_{s}"] = scatter_back_indices(p.sets, voxels.shape[0])
-        inputs[f"window_coords_{s}"] = p.coords_in_window
-        axes[f"sets_{s}"] = {1: f"sets_{s}"}
-        axes[f"set_masks_{s}"] = {1: f"sets_{s}"}
-        axes[f"set_back_{s}"] = {1: "voxels"}
-        axes[f"window_coords_{s}"] = {0: "voxels"}
+        sets = f"{prefix}sets_{s}"
+        inputs[sets] = p.sets
+        inputs[f"{prefix}set_masks_{s}"] = p.masks
+        inputs[f"{prefix}set_back_{s}"] = scatter_back_indices(p.sets, voxels.shape[0])
+        inputs[f"{prefix}window_coords_{s}"] = p.coords_in_window
+        axes[sets] = {1: sets}
+        axes[f"{prefix}set_masks_{s}"] = {1: sets}
+        axes[f"{prefix}set_back_{s}"] = {1: voxel_dim}
+        axes[f"{prefix}window_coords_{s}"] = {0: voxel_dim}
+    return inputs, axes
+
+
+def voxel_stage_inputs(
+    preprocess, bev_grid, points: torch.Tensor
+) -> tuple[dict[str, torch.Tensor], dict[str, dict[int, str]]]:
+    """DSVT-Voxel's inputs for one scene (``preprocess``: its ``VoxelSetAssignment``): the
+    points in slot rows (:func:`voxel_inputs`), per stage ``t`` its partitions
+    (:func:`set_partition_inputs` with prefix ``stage<t>_``, voxels of dimension
+    ``voxels`` then ``voxels_<t>``), between stages ``pool_slots_<t> (W, P)`` int64 (the
+    pooling windows' voxels, ``-1`` empty: :func:`geo3d.ops.window_slots`), and
+    ``bev_index`` of the last stage's voxels on ``bev_grid``'s one-scene canvas."""
+    from geo3d.ops.windows import window_slots
+
+    inputs = voxel_inputs(preprocess.assigner, points)
+    axes = {name: PILLAR_AXES[name] for name in inputs}
+    coords, level = inputs["voxels"], "voxels"
+    for stage, windows in enumerate(preprocess.stage_windows):
+        partitions, partition_axes = set_partition_inputs(
+            coords,
+            preprocess.sparse_shapes[stage],
+            windows,
+            preprocess.shifts,
+            preprocess.set_size,
+            prefix=f"stage{stage}_",
+            voxel_dim=level,
+        )
+        inputs.update(partitions)
+        axes.update(partition_axes)
+        if stage < len(preprocess.pools):
+            slots, coords = window_slots(coords, preprocess.pools[stage])
+            level = f"voxels_{stage + 1}"
+            inputs[f"pool_slots_{stage}"] = slots
+            axes[f"pool_slots_{stage}"] = {0: level}
+    inputs["bev_index"] = bev_indices(coords, bev_grid, 1)
+    axes["bev_index"] = {0: level}
     return inputs, axes
 
 
@@ -107,9 +152,9 @@ def sparse_conv_inputs(
 def _fill_value(name: str, canvas_cells: int):
     if name == "bev_index":
         return canvas_cells  # the spare cell (BEVScatter.with_spare_cell)
-    if name in ("row_slots", "voxel_rows") or name.startswith("neighbors_"):
+    if name in ("row_slots", "voxel_rows") or name.startswith(("neighbors_", "pool_slots_")):
         return -1  # empty
-    if name.startswith("set_masks_"):
+    if "set_masks_" in name:
         return True
     return 0
 
@@ -136,7 +181,7 @@ def pad_inputs(
                 shape = list(tensor.shape)
                 shape[axis] = want - have
                 pad = torch.full(shape, _fill_value(name, canvas_cells), dtype=tensor.dtype)
-                if name.startswith("set_masks_") and axis == 1:
+                if "set_masks_" in name and axis == 1:
                     pad[..., 0] = False
                 tensor = torch.cat([tensor, pad.to(tensor.device)], dim=axis)
         out[name] = tensor

@@ -24,7 +24,12 @@ from torch import nn
 from geo3d.encoders.dsvt import DSVT
 from geo3d.heads.center_head import CenterHead
 from geo3d.models.center_detector import CenterDetector, tupled
-from geo3d.models.deploy_inputs import PILLAR_AXES, pillar_inputs, set_partition_inputs
+from geo3d.models.deploy_inputs import (
+    PILLAR_AXES,
+    pillar_inputs,
+    set_partition_inputs,
+    voxel_stage_inputs,
+)
 from geo3d.models.registry import register_model
 from geo3d.necks.bev_backbone import BEVBackbone
 from geo3d.necks.bev_scatter import BEVScatter, bev_indices
@@ -182,8 +187,7 @@ class DSVTPillar(CenterDetector):
         limits = super().export_limits(max_voxels)
         prep = self.preprocess
         for s, window in enumerate(prep.windows):
-            windows = math.prod(-(-n // w) + 1 for n, w in zip(prep.sparse_shape, window))
-            limits[f"sets_{s}"] = min(max_voxels, -(-max_voxels // prep.set_size) + windows)
+            limits[f"sets_{s}"] = set_limit(max_voxels, prep.set_size, prep.sparse_shape, window)
         return limits
 
     def export_inputs(self, points: torch.Tensor):
@@ -297,6 +301,41 @@ class DSVTVoxelEncoder(nn.Module):
         )
         self.scatter = BEVScatter(self.bev_grid, d_model)
 
+    @property
+    def canvas_cells(self) -> int:
+        """Cells of one scene's canvas (an exported core's spare cell follows them)."""
+        return self.scatter.ny * self.scatter.nx
+
+    def pool(self, stage: int, features: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        """``features (V, d)`` -> ``(W, d)``: the 3D pooling after ``stage`` over ``slots (W,
+        P)`` (voxel rows, ``-1`` empty)."""
+        occupied = slots >= 0
+        gathered = features[slots.clamp(min=0)]
+        if self.reduction == "attention":
+            return self.pools[stage](gathered, occupied)
+        # the official 'maxpool': empty slots are zeros in the max
+        return torch.where(occupied[..., None], gathered, 0.0).amax(dim=1)
+
+    def export_forward(self, points, point_voxels, row_slots, voxel_rows, voxels, *stage_inputs):
+        """One scene's canvas ``(1, d, ny, nx)`` from voxels in slot rows, per stage the
+        partitions of both shifts (``sets, set_masks, set_back, window_coords`` each), between
+        stages the pooling slots, and ``bev_index``
+        (:func:`geo3d.models.deploy_inputs.voxel_stage_inputs`)."""
+        *stage_inputs, bev_index = stage_inputs
+        features = self.vfe.encode_slotted(
+            points, point_voxels, SlotRows(row_slots, voxel_rows), voxels
+        )
+        cursor = 0
+        for stage, block in enumerate(self.stages):
+            shifts = [stage_inputs[cursor + i : cursor + i + 4] for i in (0, 4)]
+            cursor += 8
+            partitions = tuple(SetPartition(sets, masks, local) for sets, masks, _, local in shifts)
+            features = block(features, partitions, tuple(back for _, _, back, _ in shifts))
+            if stage < len(self.pools):
+                features = self.pool(stage, features, stage_inputs[cursor])
+                cursor += 1
+        return self.scatter.with_spare_cell(features, bev_index)
+
     def forward(self, points, coords, index, voxels, *stage_tensors):
         *stage_tensors, last_coords, scenes = stage_tensors
         features, _ = self.vfe.encode(points, coords, index, voxels)
@@ -310,14 +349,8 @@ class DSVTVoxelEncoder(nn.Module):
             )
             features = block(features, partitions)
             if stage < len(self.pools):
-                slots = stage_tensors[cursor]
+                features = self.pool(stage, features, stage_tensors[cursor])
                 cursor += 1
-                occupied = slots >= 0
-                gathered = features[slots.clamp(min=0)]
-                if self.reduction == "attention":
-                    features = self.pools[stage](gathered, occupied)
-                else:  # the official 'maxpool': empty slots are zeros in the max
-                    features = torch.where(occupied[..., None], gathered, 0.0).amax(dim=1)
         num_scenes = int(scenes)
         return self.scatter(
             features, bev_indices(last_coords, self.bev_grid, num_scenes), num_scenes
@@ -425,6 +458,33 @@ class DSVTVoxel(CenterDetector):
         super().__init__(
             encoder, head, preprocess, neck, score_threshold, nms_threshold, max_objects
         )
+
+    def export_limits(self, max_voxels: int) -> dict[str, int]:
+        """Voxels at every level (pooling only merges them) and sets per stage and shift, as
+        :meth:`DSVTPillar.export_limits`."""
+        limits = super().export_limits(max_voxels)
+        prep = self.preprocess
+        for stage, windows in enumerate(prep.stage_windows):
+            if stage:
+                limits[f"voxels_{stage}"] = max_voxels
+            shape = prep.sparse_shapes[stage]
+            limits.update(
+                {
+                    f"stage{stage}_sets_{s}": set_limit(max_voxels, prep.set_size, shape, window)
+                    for s, window in enumerate(windows)
+                }
+            )
+        return limits
+
+    def export_inputs(self, points: torch.Tensor):
+        return voxel_stage_inputs(self.preprocess, self.encoder.bev_grid, points)
+
+
+def set_limit(max_voxels: int, set_size: int, sparse_shape, window) -> int:
+    """The most sets a partition of ``max_voxels`` voxels can have: the full sets plus at
+    most one partly filled set per window, and never more sets than voxels."""
+    windows = math.prod(-(-n // w) + 1 for n, w in zip(sparse_shape, window))
+    return min(max_voxels, -(-max_voxels // set_size) + windows)
 
 
 @register_model("dsvt_voxel")

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "../set_partition/set_partition_geometry.h"
 #include "../soft_pool/soft_pool_window.h"
 #include "../sparse_conv/sparse_conv_geometry.h"
 
@@ -67,6 +68,40 @@ int sparse_conv_neighbors(const int32_t* in_coords, int64_t n, const int32_t* ou
                           int64_t m, const ConvGeometry& geometry, int64_t* table_keys,
                           int32_t* table_values, int64_t capacity, int32_t* duplicate,
                           int64_t* neighbors, void* stream);
+
+// Sparse convolution outputs. Bitmap path: bits (words,) uint64 zeroed, over the batch's
+// output grids (out_cells (z, y, x)); mark sets the bit of every output an input reaches,
+// count writes each word's popcount into counts (words,) int64, emit writes the outputs of
+// word w at offsets[w] (the exclusive prefix sum of counts) as (batch, z, y, x) rows into
+// out (M, 4) int32. Key path (grids too large for a bitmap): candidate_keys writes the
+// output key of every (input, offset) pair or -1 into keys (N, K) int64; decode turns sorted
+// unique keys into rows.
+int sparse_conv_mark_outputs(const int32_t* coords, int64_t n, const ConvGeometry& geometry,
+                             const int64_t* out_cells, uint64_t* bits, void* stream);
+int sparse_conv_count_outputs(const uint64_t* bits, int64_t words, int64_t* counts,
+                              void* stream);
+int sparse_conv_emit_outputs(const uint64_t* bits, int64_t words, const int64_t* offsets,
+                             const int64_t* out_cells, int32_t* out, void* stream);
+int sparse_conv_candidate_keys(const int32_t* coords, int64_t n, const ConvGeometry& geometry,
+                               const int64_t* out_cells, int64_t* keys, void* stream);
+int sparse_conv_decode_keys(const int64_t* keys, int64_t m, const int64_t* out_cells,
+                            int32_t* out, void* stream);
+
+// DSVT set partition. keys: local (N, 3) int32 in-window (z, y, x), by_y and by_x (N,) int64
+// sort keys, outside (1,) int32 prefilled with INT32_MAX (gets the first row off the grid).
+// starts: on the sorted by-y keys, starts (N,) int32 1 where a window begins, repeated (1,)
+// int32 prefilled with INT32_MAX (gets the first sorted position equal to its predecessor).
+// fill: order_y/order_x (N,) the sorted rows, window_start (W + 1,) and first_set (W + 1,)
+// int64 with sentinels; sets_y/sets_x (S, set_size) int64.
+int set_partition_keys(const int32_t* coords, int64_t n, const WindowGeometry& geometry,
+                       int32_t* local, int64_t* by_y, int64_t* by_x, int32_t* outside,
+                       void* stream);
+int set_partition_starts(const int64_t* sorted, int64_t n, int64_t volume, int32_t* starts,
+                         int32_t* repeated, void* stream);
+int set_partition_fill(const int64_t* order_y, const int64_t* order_x,
+                       const int64_t* window_start, const int64_t* first_set, int64_t windows,
+                       int64_t set_size, int64_t sets, int64_t* sets_y, int64_t* sets_x,
+                       void* stream);
 
 }  // namespace cuda
 }  // namespace geo3d

@@ -158,12 +158,15 @@ at::Tensor sparse_conv_outputs_cpu(const at::Tensor& coords, at::IntArrayRef in_
     }
   } else if (n > 0) {
     KeyTable table(std::min<int64_t>(n * g.volume(), int64_t(1) << 30));
+    // offset by offset through output_key, the arithmetic the GPU kernels run
     for (int64_t i = 0; i < n; ++i) {
-      for_each_output(i, [&](int64_t key) {
+      for (int64_t k = 0; k < g.volume(); ++k) {
+        const int64_t key = g.output_key(in + 4 * i, k, cells);
+        if (key < 0) continue;
         bool inserted;
         table.find_or_insert(key, inserted);
         if (inserted) keys.push_back(key);
-      });
+      }
     }
     std::sort(keys.begin(), keys.end());
   }
@@ -172,12 +175,7 @@ at::Tensor sparse_conv_outputs_cpu(const at::Tensor& coords, at::IntArrayRef in_
   int32_t* result = out.data_ptr<int32_t>();
   at::parallel_for(0, m, 4096, [&](int64_t begin, int64_t end) {
     for (int64_t o = begin; o < end; ++o) {
-      int64_t key = keys[o];
-      for (int a = 2; a >= 0; --a) {
-        result[4 * o + a + 1] = static_cast<int32_t>(key % cells[a]);
-        key /= cells[a];
-      }
-      result[4 * o] = static_cast<int32_t>(key);
+      decode_output_key(keys[o], cells, result + 4 * o);
     }
   });
   return out;

@@ -49,7 +49,34 @@ struct ConvGeometry {
     }
     return inside;
   }
+
+  // The inverse: the output key (on the batch's output grids of `cells` (z, y, x)) that
+  // input `in` (batch, z, y, x) reaches through kernel offset k, or -1 where the offset's
+  // numerator in + padding - offset * dilation is not a multiple of the stride or lands off
+  // the output grid.
+  GEO3D_HOST_DEVICE int64_t output_key(const int32_t* in, int64_t k, const int64_t* cells) const {
+    const int64_t offset[3] = {k / (kernel[1] * kernel[2]), (k / kernel[2]) % kernel[1],
+                               k % kernel[2]};
+    int64_t key = in[0];
+    for (int a = 0; a < 3; ++a) {
+      const int64_t numerator = in[a + 1] + padding[a] - offset[a] * dilation[a];
+      if (numerator < 0 || numerator % stride[a] != 0) return -1;
+      const int64_t position = numerator / stride[a];
+      if (position >= cells[a]) return -1;
+      key = key * cells[a] + position;
+    }
+    return key;
+  }
 };
+
+// Row (batch, z, y, x) of an output key on grids of `cells` (z, y, x).
+GEO3D_HOST_DEVICE inline void decode_output_key(int64_t key, const int64_t* cells, int32_t* row) {
+  for (int a = 2; a >= 0; --a) {
+    row[a + 1] = static_cast<int32_t>(key % cells[a]);
+    key /= cells[a];
+  }
+  row[0] = static_cast<int32_t>(key);
+}
 
 #ifndef __CUDACC__
 // (N, 4) int32 (batch, z, y, x) rows, contiguous, fewer than 2^31 (the device is the

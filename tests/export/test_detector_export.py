@@ -48,6 +48,13 @@ MODELS = {
     ),
     "dsvt_pillar": DSVT,
     "pvt_pillar": DSVT,
+    "dsvt_voxel": dict(
+        {k: v for k, v in DSVT.items() if k not in ("voxel_size", "blocks")},
+        voxel_size=[0.32, 0.32, 0.5],  # 8 z layers: stages of 8, 2 and 1
+        stage_depths=[8, 2, 1],
+        z_pools=[4, 2],
+        blocks_per_stage=[1, 1, 1],
+    ),
     "centerpoint_voxel": dict(
         voxel_size=[0.32, 0.32, 0.16],
         point_range=RANGE,
@@ -117,9 +124,13 @@ def test_the_exported_graph_passes_the_tensorrt_check_and_names_its_inputs(expor
     if name == "centerpoint_voxel":  # one neighbour map per convolution key
         assert "neighbors_subm1" in names and "neighbors_spconv_down2" in names
         assert names[-1] == "bev_index"
+    elif name == "dsvt_voxel":  # per stage both partitions, pooling slots between stages
+        assert names[4] == "voxels" and names[-1] == "bev_index"
+        assert {"stage0_sets_1", "stage2_set_back_0", "pool_slots_0", "pool_slots_1"} < set(names)
+        assert "voxels_2" in result.manifest["profile"]
     else:
         assert names[4:6] == ["voxels", "bev_index"]
-    if "dsvt" in name or "pvt" in name:
+    if name in ("dsvt_pillar", "pvt_pillar"):
         assert "sets_1" in names and "set_back_0" in names
     assert result.manifest["profile"]["voxels"][2] == limit
     assert result.manifest["opset"] == 18
@@ -191,7 +202,7 @@ def test_a_scene_outside_the_profile_gets_a_named_error(exported, frames):
         check_profile(inputs, manifest)
 
 
-@pytest.mark.parametrize("name", ["pointpillars", "dsvt_pillar"])
+@pytest.mark.parametrize("name", ["pointpillars", "dsvt_pillar", "dsvt_voxel"])
 def test_a_static_export_pads_each_scene_and_gives_the_same_boxes(name, frames, tmp_path):
     """Fixed shapes: every scene padded to the export's sizes; padding voxels and sets never
     reach an output, so the boxes equal the dynamic PyTorch path's."""
@@ -231,6 +242,12 @@ def test_a_static_export_pads_each_scene_and_gives_the_same_boxes(name, frames, 
 
 
 def test_a_detector_without_an_export_path_says_so(tmp_path):
-    model = create_model("dsvt_voxel", num_classes=3).eval()
-    with pytest.raises(NotImplementedError, match="DSVTVoxel has no export path yet"):
+    from geo3d.models.center_detector import CenterDetector
+    from geo3d.models.dsvt import DSVTVoxel
+
+    class Unexported(DSVTVoxel):  # a detector that leaves the base class's export_inputs
+        export_inputs = CenterDetector.export_inputs
+
+    model = Unexported(3, **dict(MODELS["dsvt_voxel"], layer_strides=(1, 2, 2))).eval()
+    with pytest.raises(NotImplementedError, match="Unexported has no export path yet"):
         export_detector(model, [torch.rand(100, 4)], str(tmp_path))

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo3d.ops import set_partition, set_partition_reference
-from tests.conftest import devices
+from geo3d.ops._library import has_native_kernel
+from tests.conftest import CUDA_SKIP_REASON, devices
 
 
 def random_voxels(count, shape, batch, generator):
@@ -103,6 +104,47 @@ def test_devices_agree(device):
     cpu = set_partition(coords, [1, 200, 200], (1, 12, 12), (0, 6, 6), 36)
     moved = set_partition(coords.to(device), [1, 200, 200], (1, 12, 12), (0, 6, 6), 36)
     assert moved.sets.device.type == device and torch.equal(moved.sets.cpu(), cpu.sets)
+    assert moved.masks.device.type == device and torch.equal(moved.masks.cpu(), cpu.masks)
+    assert torch.equal(moved.coords_in_window.cpu(), cpu.coords_in_window)
+    if device == "cuda" and torch.version.cuda and has_native_kernel("set_partition", "cpu"):
+        assert has_native_kernel("set_partition", "cuda")  # a CUDA build serves it natively
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason=CUDA_SKIP_REASON)
+@settings(max_examples=30, deadline=None)
+@given(
+    count=st.integers(0, 3000),
+    shape=st.tuples(st.integers(1, 8), st.integers(1, 300), st.integers(1, 300)),
+    window=st.tuples(st.integers(1, 8), st.integers(1, 30), st.integers(1, 30)),
+    set_size=st.integers(1, 64),
+    batch=st.integers(1, 4),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_cuda_partition_equals_the_cpu_one(count, shape, window, set_size, batch, seed):
+    coords = random_voxels(count, shape, batch, torch.Generator().manual_seed(seed))
+    shift = [w // 2 for w in window]
+    cpu = set_partition(coords, shape, window, shift, set_size)
+    cuda = set_partition(coords.cuda(), shape, window, shift, set_size)
+    assert cuda.sets.is_cuda and cuda.sets.dtype == torch.int64
+    assert torch.equal(cuda.sets.cpu(), cpu.sets)
+    assert torch.equal(cuda.coords_in_window.cpu(), cpu.coords_in_window)
+
+
+@pytest.mark.parametrize("device", devices())
+def test_native_kernel_refuses_bad_rows(device):
+    """Past the Python checks, straight into the dispatcher: a row off the grid and a repeated
+    voxel are named by the kernel of every device."""
+    if not has_native_kernel("set_partition", device):
+        pytest.skip(f"no native {device} kernel in this build")
+    coords = torch.tensor([[0, 0, 1, 2], [0, 0, 5, 5], [0, 0, 1, 2]], dtype=torch.int32)
+    partition = torch.ops.geo3d.set_partition
+    with pytest.raises(RuntimeError, match="rows 0 and 2 are the same voxel"):
+        partition(coords.to(device), [1, 10, 10], [1, 4, 4], [0, 0, 0], 8)
+    with pytest.raises(RuntimeError, match=r"'coords'\[1\] = \(0, 0, 5, 5\) is outside"):
+        partition(coords.to(device), [1, 4, 10], [1, 4, 4], [0, 0, 0], 8)
+    with pytest.raises(RuntimeError, match="set_size"):
+        partition(coords.to(device), [1, 10, 10], [1, 4, 4], [0, 0, 0], 0)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from geo3d.ops import (
     sparse_conv_pairs,
 )
 from geo3d.ops._library import has_native_kernel, op
-from tests.conftest import devices
+from tests.conftest import CUDA_SKIP_REASON, devices
 
 
 def random_voxels(count, shape, batch, generator):
@@ -154,8 +154,47 @@ def test_every_device_finds_the_same_rulebook(device):
         sparse_conv_neighbors(twice, twice, [20, 30, 25], 3, 1, 1)
 
 
-def test_huge_grids_find_the_same_outputs():
-    """Output grids over 2^33 cells leave the bitmap for a hash table and a sort."""
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason=CUDA_SKIP_REASON)
+@settings(max_examples=40, deadline=None)
+@given(
+    count=st.integers(0, 2000),
+    shape=st.lists(st.integers(1, 40), min_size=3, max_size=3),
+    batch=st.integers(1, 4),
+    geometry=geometry,
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_cuda_outputs_equal_the_cpu_ones(count, shape, batch, geometry, seed):
+    kernel, stride, padding, dilation = geometry
+    try:
+        conv_output_shape(shape, kernel, stride, padding, dilation)
+    except ValueError:
+        return
+    coords = random_voxels(count, shape, batch, torch.Generator().manual_seed(seed))
+    cpu, cpu_shape = sparse_conv_output_coords(coords, shape, kernel, stride, padding, dilation)
+    cuda, cuda_shape = sparse_conv_output_coords(
+        coords.cuda(), shape, kernel, stride, padding, dilation
+    )
+    assert cuda.is_cuda and cuda.dtype == torch.int32 and cuda_shape == cpu_shape
+    assert torch.equal(cuda.cpu(), cpu)
+    if torch.version.cuda and has_native_kernel("sparse_conv_outputs", "cpu"):
+        assert has_native_kernel("sparse_conv_outputs", "cuda")
+
+
+@pytest.mark.parametrize("device", devices())
+def test_native_outputs_refuse_bad_rows(device):
+    if not has_native_kernel("sparse_conv_outputs", device):
+        pytest.skip(f"no native {device} kernel in this build")
+    outside = torch.tensor([[0, 9, 1, 1]], dtype=torch.int32, device=device)
+    with pytest.raises(RuntimeError, match="outside the grid"):
+        op("sparse_conv_outputs")(outside, [4, 4, 4], [3] * 3, [2] * 3, [1] * 3, [1] * 3, [2] * 3)
+    with pytest.raises(RuntimeError, match="out_shape"):
+        op("sparse_conv_outputs")(outside, [10] * 3, [3] * 3, [2] * 3, [1] * 3, [1] * 3, [0] * 3)
+
+
+@pytest.mark.parametrize("device", devices())
+def test_huge_grids_find_the_same_outputs(device):
+    """Output grids over 2^33 cells (2^32 on CUDA) leave the bitmap for keys and a sort."""
     shape = [500_000, 400_000, 300_000]
     g = torch.Generator().manual_seed(2)
     coords = torch.stack(
@@ -166,6 +205,6 @@ def test_huge_grids_find_the_same_outputs():
     )
     coords = torch.unique(torch.cat([coords, coords + torch.tensor([0, 1, 0, 2])]), dim=0)
     coords = coords.to(torch.int32)
-    out, out_shape = sparse_conv_output_coords(coords, shape, 3, 2, 1)
+    out, out_shape = sparse_conv_output_coords(coords.to(device), shape, 3, 2, 1)
     expected, _ = outputs_by_enumeration(coords, shape, [3] * 3, [2] * 3, [1] * 3, [1] * 3)
-    assert [tuple(r) for r in out.tolist()] == expected
+    assert out.device.type == device and [tuple(r) for r in out.tolist()] == expected
