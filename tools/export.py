@@ -23,8 +23,8 @@ import os
 import sys
 
 from geo3d.engine import load_config
-from geo3d.engine.checkpoint import load_checkpoint
-from geo3d.engine.cli import run_tool, tool_parser
+from geo3d.engine.checkpoint import fit_weights, load_checkpoint
+from geo3d.engine.cli import add_checkpoint_options, run_tool, tool_parser
 from geo3d.engine.config import config_to_dict
 from geo3d.engine.data import build_datasets
 from geo3d.models import create_model
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--opset", type=int, default=18, help="17 to 20 (TensorRT 10)")
     parser.add_argument("--examples", type=int, default=2, help="validation scenes to trace")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_checkpoint_options(parser)
     args = parser.parse_args(argv)
     if args.examples < 1:
         parser.error("--examples must be at least 1")
@@ -60,9 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.config, args.set)
     if config.data.task != "detection":
         raise ValueError(f"{args.config}: only detectors export (task {config.data.task!r})")
+    state = load_checkpoint(args.checkpoint, unsafe=args.unsafe_load_checkpoint)
     data = build_datasets(dataclasses.replace(config.data, augment=[]))  # no GT database
     model = create_model(config.model.name, num_classes=len(data.classes), **config.model.options)
-    model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
+    fit_weights(model, state, args.checkpoint)
     own_cap = model.preprocess.assigner.max_points_per_voxel
     count = min(args.examples, len(data.val))
     examples = [data.val[i]["points"] for i in range(count)]

@@ -27,8 +27,8 @@ import torch
 
 from geo3d.data.io import read_points
 from geo3d.data.io.points import POINT_FORMATS
-from geo3d.engine.checkpoint import load_checkpoint
-from geo3d.engine.cli import run_tool, tool_parser
+from geo3d.engine.checkpoint import fit_weights, load_checkpoint, load_model_weights
+from geo3d.engine.cli import add_checkpoint_options, run_tool, tool_parser
 
 
 def point_files(inputs: list[str]) -> list[str]:
@@ -80,7 +80,7 @@ def build(args):
             if not args.checkpoint:
                 raise ValueError("--runtime torch needs --checkpoint (the export holds no weights)")
             detector = detector_from_manifest(manifest)
-            detector.load_state_dict(load_checkpoint(args.checkpoint)["model"])
+            load_model_weights(detector, args.checkpoint, unsafe=args.unsafe_load_checkpoint)
         return load_deployed(args.source, args.runtime, detector), manifest["classes"]
     if os.path.isdir(args.source):
         raise FileNotFoundError(f"{args.source}: not an export directory (no {MANIFEST})")
@@ -92,11 +92,12 @@ def build(args):
     if not args.checkpoint:
         raise ValueError("a config needs --checkpoint with the trained weights")
     config = load_config(args.source, args.set)
+    state = load_checkpoint(args.checkpoint, unsafe=args.unsafe_load_checkpoint)
     from geo3d.engine.data import build_datasets
 
     classes = build_datasets(config.data).classes
     detector = create_model(config.model.name, num_classes=len(classes), **config.model.options)
-    detector.load_state_dict(load_checkpoint(args.checkpoint)["model"])
+    fit_weights(detector, state, args.checkpoint)
     return DeployedDetector(detector, TorchRuntime(detector)), list(classes)
 
 
@@ -146,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=("json", "kitti"), default="json")
     parser.add_argument("--kitti-root", help="with --format kitti: the folder of calib/")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_checkpoint_options(parser)
     args = parser.parse_args(argv)
     if args.runtime is None:
         args.runtime = "onnxruntime" if os.path.isdir(args.source) else "torch"

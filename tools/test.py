@@ -17,8 +17,8 @@ import sys
 import torch
 
 from geo3d.engine import load_config
-from geo3d.engine.checkpoint import load_checkpoint
-from geo3d.engine.cli import run_tool, tool_parser
+from geo3d.engine.checkpoint import fit_weights, load_checkpoint
+from geo3d.engine.cli import add_checkpoint_options, run_tool, tool_parser
 from geo3d.engine.data import build_datasets
 from geo3d.engine.evaluation import write_kitti_predictions
 from geo3d.engine.tasks import make_task
@@ -40,12 +40,14 @@ def main(argv: list[str] | None = None) -> int:
         help="the ImageSets split written with --kitti-labels (val; test: the unlabelled "
         "testing/ frames, evaluation skipped)",
     )
+    add_checkpoint_options(parser)
     args = parser.parse_args(argv)
     config = load_config(args.config, args.set)
-    checkpoint = load_checkpoint(args.checkpoint)  # a bad file fails before the data is built
+    # a bad or unsafe file fails before the data is built
+    checkpoint = load_checkpoint(args.checkpoint, unsafe=args.unsafe_load_checkpoint)
     data = build_datasets(config.data)
     model = create_model(config.model.name, num_classes=len(data.classes), **config.model.options)
-    model.load_state_dict(checkpoint["model"])
+    fit_weights(model, checkpoint, args.checkpoint)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     task = make_task(data)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from geo3d.engine import load_config, run
-from geo3d.engine.cli import run_tool, tool_parser
+from geo3d.engine.cli import add_checkpoint_options, run_tool, tool_parser
 from geo3d.engine.distributed import shutdown
 
 
@@ -26,11 +26,12 @@ def main(argv: list[str] | None = None) -> int:
         "--resume", action="store_true", help="continue from <output>/<name>/last.pt"
     )
     parser.add_argument("--output", help="output folder (overrides output_dir)")
+    add_checkpoint_options(parser)
     args = parser.parse_args(argv)
     overrides = list(args.set) + ([f"output_dir={args.output}"] if args.output else [])
     try:
         config = load_config(args.config, overrides)
-        results = run(config, resume=args.resume)
+        results = run(config, resume=args.resume, unsafe_load=args.unsafe_load_checkpoint)
     finally:
         shutdown()
     tests = {k[5:]: v for k, v in results.items() if k.startswith("test_")}

@@ -40,7 +40,7 @@ from geo3d.data.io import (
     read_mesh,
     read_points,
 )
-from geo3d.engine.cli import run_tool, tool_parser
+from geo3d.engine.cli import add_checkpoint_options, run_tool, tool_parser
 
 TOP_DOWN = {
     "front": [-0.6, 0.0, 0.8],
@@ -62,14 +62,15 @@ def model_geometries(args) -> tuple[list, str]:
     """A trained MeshCNN or detector on one sample (see the module docstring)."""
     from geo3d.data import collate_mesh_samples
     from geo3d.engine import load_config
-    from geo3d.engine.checkpoint import load_checkpoint
+    from geo3d.engine.checkpoint import fit_weights, load_checkpoint
     from geo3d.engine.data import build_datasets
     from geo3d.models import create_model
 
     config = load_config(args.config)
+    state = load_checkpoint(args.checkpoint, unsafe=args.unsafe_load_checkpoint)
     data = build_datasets(config.data)
     model = create_model(config.model.name, num_classes=len(data.classes), **config.model.options)
-    model.load_state_dict(load_checkpoint(args.checkpoint)["model"])
+    fit_weights(model, state, args.checkpoint)
     model.eval()
     dataset = {"train": data.train, "val": data.val, "test": data.test}[args.split]
     if config.data.task == "detection":
@@ -195,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", help="write this PNG instead of opening a window")
     parser.add_argument("--size", default="1280x720", help="PNG size, WIDTHxHEIGHT")
+    add_checkpoint_options(parser)
     args = parser.parse_args(argv)
     if args.source == "model":
         if not (args.config and args.checkpoint):

@@ -48,3 +48,14 @@ def tool_parser(doc: str | None) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+
+
+def add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
+    """``--unsafe-load-checkpoint``: the loud opt-in to full unpickling of checkpoints."""
+    parser.add_argument(
+        "--unsafe-load-checkpoint",
+        action="store_true",
+        help="load a checkpoint that is not plain data (an old or foreign file) with full "
+        "unpickling. RISK: unpickling runs whatever code the file names; use it only for "
+        "files you wrote yourself or fully trust",
+    )

@@ -23,6 +23,7 @@ import torch
 
 from geo3d.engine import distributed as D
 from geo3d.engine.checkpoint import (
+    check_resume_state,
     load_checkpoint,
     random_states,
     restore_random_states,
@@ -84,12 +85,16 @@ class RunContext:
 
 
 def run(
-    config: ExperimentConfig, resume: bool = False, stop_after_epochs: int | None = None
+    config: ExperimentConfig,
+    resume: bool = False,
+    stop_after_epochs: int | None = None,
+    unsafe_load: bool = False,
 ) -> dict:
     """Train (or fit) and evaluate ``config``; returns the final metrics.
 
     ``stop_after_epochs`` ends the run after that many epochs as an interruption would
-    (for tests of ``resume``).
+    (for tests of ``resume``). ``unsafe_load`` resumes from a ``last.pt`` that is not plain
+    data (:func:`geo3d.engine.checkpoint.load_checkpoint`'s opt-in).
     """
     rank, world_size, device = D.init_distributed()
     main = D.is_main(rank)
@@ -135,7 +140,13 @@ def run(
     if not getattr(model, "trainable", True):
         results = fit_training_free(context, task=task)
     else:
-        results = train(context, task=task, resume=resume, stop_after_epochs=stop_after_epochs)
+        results = train(
+            context,
+            task=task,
+            resume=resume,
+            stop_after_epochs=stop_after_epochs,
+            unsafe_load=unsafe_load,
+        )
     results["seconds"] = time.time() - start
     results["parameters"] = parameters
     if val_set is not test_set:
@@ -179,7 +190,12 @@ def fit_training_free(context: RunContext, *, task) -> dict:
 
 
 def train(
-    context: RunContext, *, task, resume: bool = False, stop_after_epochs: int | None = None
+    context: RunContext,
+    *,
+    task,
+    resume: bool = False,
+    stop_after_epochs: int | None = None,
+    unsafe_load: bool = False,
 ) -> dict:
     """The training loop: epochs of the task's loss, validation every ``eval_every`` epochs,
     ``last.pt`` and ``best.pt`` after each epoch (resumable bit for bit), then the test
@@ -212,7 +228,8 @@ def train(
     history, best, first_epoch = [], -1.0, 0
     last_path, best_path = os.path.join(folder, "last.pt"), os.path.join(folder, "best.pt")
     if resume and os.path.isfile(last_path):
-        state = load_checkpoint(last_path)
+        state = load_checkpoint(last_path, unsafe=unsafe_load)
+        check_resume_state(state, last_path)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
