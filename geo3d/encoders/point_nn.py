@@ -32,6 +32,7 @@ import math
 import torch
 from torch import nn
 
+from geo3d import ops
 from geo3d.nn.grouping import GroupingPlan, check_group_sizes, group, plan_groups
 from geo3d.nn.positional import trig_positional_encoding
 
@@ -49,6 +50,10 @@ class PointNNEncoder(nn.Module):
         alpha, beta: PosE's base (1000) and magnitude (100).
         normalization: ``"batch"`` (official: one std over the batch) or ``"sample"``.
         skip_origin_fps: the official FPS rule for points within 1e-3 of the origin.
+        fused: each stage in one pass (:func:`geo3d.ops.point_nn_aggregate`: no ``(B, G,
+            K, C)`` tensor; equal to the plain formulation to float32 rounding). Inputs that
+            need gradients always take the plain formulation (the fused op has no
+            backward; Point-NN has no parameters to train).
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class PointNNEncoder(nn.Module):
         beta: float = 100.0,
         normalization: str = "batch",
         skip_origin_fps: bool = False,
+        fused: bool = True,
     ):
         super().__init__()
         if embed_dim % 6:
@@ -72,7 +78,7 @@ class PointNNEncoder(nn.Module):
         self.num_stages, self.embed_dim, self.k = num_stages, embed_dim, k
         self.groups = [num_groups >> stage for stage in range(num_stages)]
         self.alpha, self.beta, self.normalization = alpha, beta, normalization
-        self.skip_origin_fps = skip_origin_fps
+        self.skip_origin_fps, self.fused = skip_origin_fps, fused
         self.out_dim = embed_dim * 2**num_stages
 
     def _std(self, values: torch.Tensor) -> torch.Tensor:
@@ -84,6 +90,19 @@ class PointNNEncoder(nn.Module):
     def stage(self, xyz, feats, centres, neighbours):
         """One stage: ``xyz (B, N, 3), feats (B, N, C)`` and the stage's indices from
         :func:`geo3d.nn.plan_groups` ``-> (B, G, 3), (B, G, 2C)``."""
+        needs_grad = torch.is_grad_enabled() and (xyz.requires_grad or feats.requires_grad)
+        if self.fused and not needs_grad:
+            pooled = ops.point_nn_aggregate(
+                xyz,
+                feats,
+                centres,
+                neighbours,
+                self.alpha,
+                self.beta,
+                per_cloud=self.normalization == "sample",
+            )
+            pooled = nn.functional.gelu(pooled / math.sqrt(1 + BN_EPS))
+            return ops.gather_points(xyz, centres), pooled
         groups = group(xyz, feats, centres, neighbours)
         knn_feats = groups.neighbour_feats - groups.centre_feats.unsqueeze(2)  # (B, G, K, C)
         knn_feats = knn_feats / (self._std(knn_feats) + 1e-5)

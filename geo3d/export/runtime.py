@@ -67,7 +67,11 @@ class OnnxRuntime(Runtime):
             providers.append("CPUExecutionProvider")
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: shape-inference notes are noise here
-        self.session = onnxruntime.InferenceSession(onnx_path, options, providers=providers)
+        try:
+            self.session = onnxruntime.InferenceSession(onnx_path, options, providers=providers)
+        except Exception as error:  # noqa: BLE001 (onnxruntime's errors derive from Exception)
+            reason = " ".join(str(error).split())[:200]
+            raise ValueError(f"{onnx_path}: not a loadable ONNX model ({reason})") from None
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def __call__(self, inputs):

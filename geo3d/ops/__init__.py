@@ -23,6 +23,12 @@ from geo3d.ops.kitti_statistics import (
     kitti_statistics_python,
     kitti_statistics_reference,
 )
+from geo3d.ops.local_aggregation import (
+    group_moments_reference,
+    group_stds,
+    point_nn_aggregate,
+    point_nn_aggregate_reference,
+)
 from geo3d.ops.neighbors import ball_query, ball_query_reference, knn, knn_reference
 from geo3d.ops.sampling import farthest_point_sample, farthest_point_sample_reference
 from geo3d.ops.scatter import REDUCTIONS, scatter, scatter_reference
@@ -94,6 +100,10 @@ __all__ = [
     "set_masks",
     "set_partition",
     "set_partition_reference",
+    "group_moments_reference",
+    "group_stds",
+    "point_nn_aggregate",
+    "point_nn_aggregate_reference",
     "conv_output_shape",
     "sparse_conv_neighbors",
     "sparse_conv_neighbors_reference",

@@ -76,6 +76,11 @@ SCHEMAS: dict[str, str] = {
         "(Tensor coords, int[] sparse_shape, int[] window, int[] shift, int set_size) "
         "-> (Tensor, Tensor)"
     ),
+    "group_moments": "(Tensor xyz, Tensor feats, Tensor centres, Tensor neighbours) -> Tensor",
+    "point_nn_aggregate": (
+        "(Tensor xyz, Tensor feats, Tensor centres, Tensor neighbours, Tensor feat_scale, "
+        "Tensor xyz_scale, Tensor denominators, float beta) -> Tensor"
+    ),
     "scatter_soft_backward": (
         "(Tensor grad_out, Tensor src, Tensor index, Tensor out, Tensor lse) -> Tensor"
     ),

@@ -103,5 +103,19 @@ int set_partition_fill(const int64_t* order_y, const int64_t* order_x,
                        int64_t set_size, int64_t sets, int64_t* sets_y, int64_t* sets_x,
                        void* stream);
 
+// Point-NN's fused local aggregation (ops/local_aggregation). xyz (B, N, 3), feats (B, N, C),
+// centres (B, G), neighbours (B, G, K) int64 in range; feat_scale, xyz_scale (B,),
+// denominators (2C / 6,); out (B, G, 2C). group_moments: partial (B * G, 4) float64 sums
+// per group (feature sum, sum of squares, coordinate sum, sum of squares).
+template <typename T>
+int point_nn_aggregate(const T* xyz, const T* feats, const int64_t* centres,
+                       const int64_t* neighbours, const T* feat_scale, const T* xyz_scale,
+                       const T* denominators, T beta, int64_t batch, int64_t points,
+                       int64_t channels, int64_t groups, int64_t k, T* out, void* stream);
+template <typename T>
+int group_moments(const T* xyz, const T* feats, const int64_t* centres,
+                  const int64_t* neighbours, int64_t batch, int64_t points, int64_t channels,
+                  int64_t groups, int64_t k, double* partial, void* stream);
+
 }  // namespace cuda
 }  // namespace geo3d

@@ -22,6 +22,7 @@ from geo3d import export, ops
 from geo3d.data import SceneView, io
 from geo3d.data import datasets as D
 from geo3d.engine import load_config
+from geo3d.engine.checkpoint import load_checkpoint, load_model_weights
 from geo3d.nn import sparse_conv as nn_sparse
 from geo3d.pooling import (
     AttentionPool,
@@ -128,6 +129,21 @@ class _TinyScenes(torch.utils.data.Dataset):
             "boxes": box[:count],
             "box_labels": torch.zeros(count, dtype=torch.int64),
         }
+
+
+def saved(tmp_path, state, name="w.pt"):
+    torch.save(state, tmp_path / name)
+    return str(tmp_path / name)
+
+
+class _PrintOnLoad:
+    def __reduce__(self):
+        return (print, ("unpickled",))
+
+
+def code_checkpoint(tmp_path):
+    """A checkpoint whose pickle calls ``print`` when unpickled (harmless, but code)."""
+    return saved(tmp_path, {"model": {}, "payload": _PrintOnLoad()})
 
 
 def write_png(path, height=375, width=1242):
@@ -447,6 +463,11 @@ ROWS = {
             "corrupt ONNX file",
             lambda t: export.check_tensorrt_ops(write(t, "m.onnx", b"\x00garbage" * 9, True)),
             (ValueError, "not a readable ONNX model"),
+        ),
+        (
+            "corrupt ONNX file in onnxruntime",
+            lambda t: export.OnnxRuntime(write(t, "m.onnx", b"\x00garbage" * 9, True)),
+            (ValueError, "m.onnx: not a loadable ONNX model"),
         ),
         (
             "folder without a manifest",
@@ -908,6 +929,35 @@ ROWS = {
             "unknown key",
             bad_config(train={"epoch": 3}),
             (ValueError, "unknown config key 'train.epoch'"),
+        ),
+    ],
+    "engine.checkpoint": [
+        (
+            "checkpoint whose pickle runs code",
+            lambda t: load_checkpoint(code_checkpoint(t)),
+            (ValueError, "not a geo3d checkpoint, or it contains code (it names builtins.print)"),
+        ),
+        (
+            "truncated checkpoint",
+            lambda t: load_checkpoint(write(t, "w.pt", b"PK\x03\x04broken", True)),
+            (ValueError, "w.pt: not a readable checkpoint"),
+        ),
+        (
+            "checkpoint that is a list",
+            lambda t: load_checkpoint(saved(t, [torch.zeros(1)])),
+            (ValueError, "not a checkpoint (it holds a list)"),
+        ),
+        (
+            "weights of another model",
+            lambda t: load_model_weights(torch.nn.Linear(2, 2), saved(t, {"model": {}})),
+            (ValueError, "the weights do not fit Linear (2 missing: weight, bias)"),
+        ),
+        (
+            "plain state dict of another project",
+            lambda t: load_model_weights(
+                torch.nn.Linear(2, 2), saved(t, torch.nn.Linear(2, 2).state_dict())
+            ),
+            ("ok", lambda state: set(state) == {"weight", "bias"}),
         ),
     ],
 }

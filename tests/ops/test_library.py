@@ -123,6 +123,20 @@ OPCHECK_CASES["kitti_statistics"] = (
     True,
     True,
 )
+_GROUP = (
+    torch.randn(2, 20, 3, generator=G),
+    torch.randn(2, 20, 6, generator=G),
+    torch.randint(0, 20, (2, 5), generator=G),
+    torch.randint(0, 20, (2, 5, 4), generator=G),
+)
+OPCHECK_CASES["group_moments"] = _GROUP
+OPCHECK_CASES["point_nn_aggregate"] = (
+    *_GROUP,
+    torch.tensor([1.5, 1.5]),
+    torch.tensor([0.7, 0.7]),
+    torch.tensor([1.0, 1000.0**0.5]),
+    100.0,
+)
 OPCHECK_CASES["soft_pool"] = (_POOL_X, [3, 3], [2, 2], [1, 1])
 _POOL_OUT, _POOL_LSE = torch.ops.geo3d.soft_pool(_POOL_X.detach(), [3, 3], [2, 2], [1, 1])
 OPCHECK_CASES["soft_pool_backward"] = (
