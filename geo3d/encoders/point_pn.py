@@ -28,7 +28,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from geo3d.nn.grouping import GroupingPlan, group
+from geo3d import ops
+from geo3d.nn.grouping import GroupingPlan
 from geo3d.nn.mlp import LinearBNReLU, ResidualBottleneck  # noqa: F401  (their old home)
 from geo3d.nn.positional import trig_positional_encoding
 from geo3d.pooling.set_pool import SetPool
@@ -62,20 +63,21 @@ class PointPNStage(nn.Module):
     def forward(self, xyz, feats, centres, neighbours):
         """``xyz (B, N, 3), feats (B, N, C_in)`` and the stage's indices from
         :func:`geo3d.nn.plan_groups`."""
-        groups = group(xyz, feats, centres, neighbours)
-        knn_xyz = groups.relative_xyz  # (B, G, K, 3)
+        centre_xyz = ops.gather_points(xyz, centres)  # (B, G, 3)
+        knn_xyz = ops.gather_points(xyz, neighbours) - centre_xyz.unsqueeze(2)  # (B, G, K, 3)
         if self.xyz_normalization == "std":
             knn_xyz = knn_xyz / (knn_xyz.std() + 1e-5)
         else:  # per group and axis, by the largest absolute offset (the ScanObjectNN variant)
             knn_xyz = knn_xyz / knn_xyz.abs().amax(dim=2, keepdim=True).clamp(min=1e-12)
-        x = self.expand(groups.expanded_feats())  # (B, G, K, out)
+        # the expansion [f_n, f_c] and its linear layer, per point before the gather
+        x = self.expand.forward_grouped(feats, centres, neighbours)  # (B, G, K, out)
         encoding = trig_positional_encoding(
             knn_xyz, x.shape[-1], self.alpha, self.beta, layout="blocked"
         )
         x = self.blocks((x + encoding) * encoding)
         pooled = self.pool(x)  # (B, G, K, out) -> (B, G, out); max + mean in the paper
         pooled = self.pool_norm(pooled.reshape(-1, pooled.shape[-1])).reshape(pooled.shape)
-        return groups.centre_xyz, nn.functional.gelu(pooled)
+        return centre_xyz, nn.functional.gelu(pooled)
 
 
 class PointPNEncoder(nn.Module):

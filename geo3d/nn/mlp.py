@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from geo3d import ops
+
 
 class LinearBNReLU(nn.Module):
     """``(..., C_in) -> (..., C_out)``: linear, BatchNorm over every position, ReLU."""
@@ -18,10 +20,35 @@ class LinearBNReLU(nn.Module):
         self.relu = relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = x.shape
-        y = self.norm(self.linear(x).reshape(-1, self.linear.out_features))
-        y = y.reshape(*shape[:-1], -1)
+        return self._norm_relu(self.linear(x))
+
+    def _norm_relu(self, y: torch.Tensor) -> torch.Tensor:
+        shape = y.shape
+        y = self.norm(y.reshape(-1, self.linear.out_features)).reshape(shape)
         return torch.relu(y) if self.relu else y
+
+    def forward_grouped(
+        self, feats: torch.Tensor, centres: torch.Tensor, neighbours: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`forward` of every neighbour's feature beside its centre's, ``[feats[n],
+        feats[c]]`` ``(B, G, K, 2C)``, without building that tensor: the linear map splits
+        into its halves, ``W [f_n; f_c] = W_n f_n + W_c f_c``, applied to the ``B N`` points
+        and the ``B G`` centres, then gathered; the matrix product sees ``B (N + G)`` rows
+        instead of ``B G K`` (equal up to float rounding). ``feats (B, N, C)``, ``centres
+        (B, G)``, ``neighbours (B, G, K)`` -> ``(B, G, K, C_out)``."""
+        channels = feats.shape[-1]
+        if 2 * channels != self.linear.in_features:
+            raise ValueError(
+                f"forward_grouped needs features of {self.linear.in_features // 2} channels "
+                f"(got {channels})"
+            )
+        weight = self.linear.weight
+        per_point = feats @ weight[:, :channels].t()  # (B, N, out)
+        per_centre = ops.gather_points(feats, centres) @ weight[:, channels:].t()  # (B, G, out)
+        if self.linear.bias is not None:
+            per_centre = per_centre + self.linear.bias
+        y = ops.gather_points(per_point, neighbours) + per_centre.unsqueeze(2)
+        return self._norm_relu(y)
 
 
 class ResidualBottleneck(nn.Module):

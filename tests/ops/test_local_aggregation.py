@@ -150,3 +150,30 @@ def test_native_kernel_checks_before_touching_memory():
     with pytest.raises(RuntimeError, match="float32 or both float64"):
         op("group_moments")(xyz.double(), feats, centres, neighbours)
     assert math.isfinite(float(op("group_moments")(xyz, feats, centres, neighbours).sum()))
+
+
+def test_grouped_linear_equals_the_expanded_one():
+    """Point-PN's expansion: the linear layer on [f_n, f_c] per neighbour equals its halves
+    applied per point and per centre, then gathered (values and gradients, float64)."""
+    from geo3d.nn.mlp import LinearBNReLU
+
+    torch.manual_seed(7)
+    layer = LinearBNReLU(12, 10, bias=True).double().train()
+    xyz, feats, centres, neighbours = random_groups(3, 40, 6, 9, 5, seed=8, dtype=torch.float64)
+    feats.requires_grad_()
+    batch = torch.arange(3)
+    expanded = torch.cat(
+        [
+            feats[batch[:, None, None], neighbours],
+            feats[batch[:, None], centres][:, :, None].expand(-1, -1, 5, -1),
+        ],
+        dim=-1,
+    )
+    plain = layer(expanded)
+    (plain_grad,) = torch.autograd.grad(plain.square().sum(), feats)
+    grouped = layer.forward_grouped(feats, centres, neighbours)
+    (grouped_grad,) = torch.autograd.grad(grouped.square().sum(), feats)
+    torch.testing.assert_close(grouped, plain, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(grouped_grad, plain_grad, rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="features of 6 channels"):
+        layer.forward_grouped(feats[..., :4], centres, neighbours)
