@@ -1,14 +1,18 @@
-// SoftPool on grids (1D, 2D, 3D) on the CPU: planes (batch x channel) in parallel; the
-// arithmetic lives in soft_pool_window.h, shared with the CUDA kernel.
+// SoftPool on grids (1D, 2D, 3D) on the CPU: rows of outputs in parallel; the arithmetic
+// lives in soft_pool_window.h, shared with the CUDA kernel (the forward's vectorized row
+// form in soft_pool_rows.h).
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <tuple>
+#include <vector>
 
 #include "soft_pool_geometry.h"
+#include "soft_pool_rows.h"
 #include "soft_pool_window.h"
 
 namespace geo3d {
@@ -29,13 +33,17 @@ std::tuple<at::Tensor, at::Tensor> soft_pool_cpu(const at::Tensor& x, at::IntArr
     const scalar_t* in_data = input.data_ptr<scalar_t>();
     scalar_t* out_data = out.data_ptr<scalar_t>();
     acc_t* lse_data = lse.data_ptr<acc_t>();
-    at::parallel_for(0, planes * out_size, 1024, [&](int64_t begin, int64_t end) {
-      for (int64_t k = begin; k < end; ++k) {
-        const int64_t p = k / out_size, o = k % out_size;
-        acc_t y, l;
-        soft_pool::window_forward<scalar_t, acc_t>(in_data + p * in_size, g, o, &y, &l);
-        out_data[k] = static_cast<scalar_t>(y);
-        lse_data[k] = l;
+    // a row of outputs at a time (soft_pool_rows.h): rows = planes x D_out x H_out
+    const int64_t rows = planes * g.out[0] * g.out[1];
+    const int64_t grain = std::max<int64_t>(1, 1024 / g.out[2]);
+    at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+      soft_pool::RowWork<acc_t> work;
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t p = r / (g.out[0] * g.out[1]), oh = r % g.out[1];
+        const int64_t od = (r / g.out[1]) % g.out[0];
+        soft_pool::row_forward<scalar_t, acc_t>(in_data + p * in_size, g, od, oh,
+                                                out_data + r * g.out[2], lse_data + r * g.out[2],
+                                                work);
       }
     });
   });
@@ -62,11 +70,18 @@ at::Tensor soft_pool_backward_cpu(const at::Tensor& grad_out, const at::Tensor& 
     const scalar_t* oo = o_out.data_ptr<scalar_t>();
     const acc_t* lo = l_out.data_ptr<acc_t>();
     scalar_t* grad_data = grad.data_ptr<scalar_t>();
-    at::parallel_for(0, planes * in_size, 1024, [&](int64_t begin, int64_t end) {
-      for (int64_t k = begin; k < end; ++k) {
-        const int64_t p = k / in_size, i = k % in_size;
-        grad_data[k] = static_cast<scalar_t>(soft_pool::element_backward<scalar_t, acc_t, acc_t>(
-            in_data + p * in_size, go + p * out_size, oo + p * out_size, lo + p * out_size, g, i));
+    // plane by plane (soft_pool_rows.h): windows that overlap add into the same plane
+    at::parallel_for(0, planes, 1, [&](int64_t begin, int64_t end) {
+      soft_pool::RowGradWork<acc_t> work;
+      std::vector<acc_t> plane_grad(in_size);
+      for (int64_t p = begin; p < end; ++p) {
+        std::fill(plane_grad.begin(), plane_grad.end(), acc_t(0));
+        soft_pool::plane_backward<scalar_t, acc_t, acc_t>(in_data + p * in_size, go + p * out_size,
+                                                          oo + p * out_size, lo + p * out_size, g,
+                                                          plane_grad.data(), work);
+        for (int64_t i = 0; i < in_size; ++i) {
+          grad_data[p * in_size + i] = static_cast<scalar_t>(plane_grad[i]);
+        }
       }
     });
   });
