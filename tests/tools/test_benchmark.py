@@ -23,10 +23,12 @@ def tool():
     return module
 
 
-def test_models_benchmark_reports_three_rates(tool):
+def test_models_benchmark_reports_every_rate(tool):
     rows = tool.bench_models(repeats=1, quick=True)
     assert [(model, what) for model, what, _, _ in rows] == [
         ("Point-NN", "encode (training-free)"),
+        ("Point-NN", "of which grouping (FPS + kNN)"),
+        ("Point-NN", "encode, plain (fused=False)"),
         ("Point-PN", "inference"),
         ("Point-PN", "training step"),
     ]
