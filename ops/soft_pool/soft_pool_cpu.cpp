@@ -18,6 +18,14 @@
 namespace geo3d {
 namespace {
 
+// The row buffers hold a row of outputs' windows; past this many slots (windows of tens of
+// thousands of elements) the kernels go window by window instead.
+constexpr int64_t kMaxRowSlots = int64_t(1) << 16;
+
+int64_t row_slots(const soft_pool::Geometry& g) {
+  return g.out[2] * g.kernel[0] * g.kernel[1] * g.kernel[2];
+}
+
 std::tuple<at::Tensor, at::Tensor> soft_pool_cpu(const at::Tensor& x, at::IntArrayRef kernel,
                                                  at::IntArrayRef stride, at::IntArrayRef padding) {
   TORCH_CHECK(x.device().is_cpu(), "geo3d: 'x' must be a CPU tensor here");
@@ -33,6 +41,18 @@ std::tuple<at::Tensor, at::Tensor> soft_pool_cpu(const at::Tensor& x, at::IntArr
     const scalar_t* in_data = input.data_ptr<scalar_t>();
     scalar_t* out_data = out.data_ptr<scalar_t>();
     acc_t* lse_data = lse.data_ptr<acc_t>();
+    if (row_slots(g) > kMaxRowSlots) {  // huge windows: one window at a time, no buffer
+      at::parallel_for(0, planes * out_size, 1024, [&](int64_t begin, int64_t end) {
+        for (int64_t k = begin; k < end; ++k) {
+          acc_t y, l;
+          soft_pool::window_forward<scalar_t, acc_t>(in_data + (k / out_size) * in_size, g,
+                                                     k % out_size, &y, &l);
+          out_data[k] = static_cast<scalar_t>(y);
+          lse_data[k] = l;
+        }
+      });
+      return;
+    }
     // a row of outputs at a time (soft_pool_rows.h): rows = planes x D_out x H_out
     const int64_t rows = planes * g.out[0] * g.out[1];
     const int64_t grain = std::max<int64_t>(1, 1024 / g.out[2]);
@@ -70,6 +90,17 @@ at::Tensor soft_pool_backward_cpu(const at::Tensor& grad_out, const at::Tensor& 
     const scalar_t* oo = o_out.data_ptr<scalar_t>();
     const acc_t* lo = l_out.data_ptr<acc_t>();
     scalar_t* grad_data = grad.data_ptr<scalar_t>();
+    if (row_slots(g) > kMaxRowSlots) {  // huge windows: per input element, no buffer
+      at::parallel_for(0, planes * in_size, 1024, [&](int64_t begin, int64_t end) {
+        for (int64_t k = begin; k < end; ++k) {
+          const int64_t p = k / in_size;
+          grad_data[k] = static_cast<scalar_t>(soft_pool::element_backward<scalar_t, acc_t, acc_t>(
+              in_data + p * in_size, go + p * out_size, oo + p * out_size, lo + p * out_size, g,
+              k % in_size));
+        }
+      });
+      return;
+    }
     // plane by plane (soft_pool_rows.h): windows that overlap add into the same plane
     at::parallel_for(0, planes, 1, [&](int64_t begin, int64_t end) {
       soft_pool::RowGradWork<acc_t> work;

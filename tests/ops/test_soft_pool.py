@@ -33,6 +33,27 @@ def test_native_matches_the_reference(dims, size, kernel, stride, pad, seed):
     assert out.shape == want.shape and torch.allclose(out, want, atol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "kernel, dtype",
+    [((4, 5), torch.float32), ((4, 5), torch.float64), ((300, 260), torch.float64)],
+)
+def test_row_buffers_and_huge_windows_give_the_same_values_and_gradients(kernel, dtype):
+    """Windows small enough for the row buffers and ones past them (window by window) both
+    equal the reference, forward and backward (overlapping windows); float32 sums of 78,000
+    members carry about 1e-4 relative rounding, so the huge case is checked in float64."""
+    x = torch.randn(1, 2, 310, 280, generator=torch.Generator().manual_seed(9)) * 3
+    x = x.to(dtype).requires_grad_()
+    stride = (3, 2) if kernel == (4, 5) else (5, 7)
+    out = soft_pool2d(x, kernel, stride)
+    (grad,) = torch.autograd.grad(out.square().sum(), x)
+    x64 = x.detach().double().requires_grad_()
+    want = soft_pool_reference(x64, list(kernel), list(stride), [0, 0])[0]
+    (want_grad,) = torch.autograd.grad(want.square().sum(), x64)
+    tolerance = 1e-10 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(out.double(), want, rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(grad.double(), want_grad, rtol=10 * tolerance, atol=tolerance)
+
+
 @pytest.mark.parametrize("dims", [1, 2, 3])
 def test_equals_the_plain_torch_formula_where_it_does_not_overflow(dims):
     x = torch.randn((2, 4) + (6,) * dims, dtype=torch.float64)
