@@ -52,6 +52,13 @@ inline void exp_block(const double* x, double* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
 }
 
+// The input extent [lo, hi) of output position o along axis a.
+inline void window_extent(const Geometry& g, int a, int64_t o, int64_t* lo, int64_t* hi) {
+  const int64_t start = o * g.stride[a] - g.pad[a];
+  *lo = start < 0 ? 0 : start;
+  *hi = start + g.kernel[a] > g.in[a] ? g.in[a] : start + g.kernel[a];
+}
+
 template <typename acc_t>
 struct RowWork {
   std::vector<acc_t> values, peaks, exps, special;
@@ -73,16 +80,11 @@ void row_forward(const scalar_t* plane, const Geometry& g, int64_t od, int64_t o
   acc_t* peaks = work.peaks.data();
   const acc_t minus_inf = -std::numeric_limits<acc_t>::infinity();
   int64_t lo[2], hi[2];
-  const int64_t at[2] = {od, oh};
-  for (int a = 0; a < 2; ++a) {
-    const int64_t start = at[a] * g.stride[a] - g.pad[a];
-    lo[a] = start < 0 ? 0 : start;
-    hi[a] = start + g.kernel[a] > g.in[a] ? g.in[a] : start + g.kernel[a];
-  }
+  window_extent(g, 0, od, &lo[0], &hi[0]);
+  window_extent(g, 1, oh, &lo[1], &hi[1]);
   for (int64_t ow = 0; ow < width; ++ow) {
-    const int64_t start = ow * g.stride[2] - g.pad[2];
-    const int64_t wlo = start < 0 ? 0 : start;
-    const int64_t whi = start + g.kernel[2] > g.in[2] ? g.in[2] : start + g.kernel[2];
+    int64_t wlo, whi;
+    window_extent(g, 2, ow, &wlo, &whi);
     acc_t* slot = values + ow * volume;
     int64_t t = 0;
     bool any = false;
@@ -169,17 +171,12 @@ void plane_backward(const scalar_t* plane, const scalar_t* grad_out, const scala
   for (int64_t od = 0; od < g.out[0]; ++od)
     for (int64_t oh = 0; oh < g.out[1]; ++oh) {
       int64_t lo[2], hi[2];
-      const int64_t at[2] = {od, oh};
-      for (int a = 0; a < 2; ++a) {
-        const int64_t start = at[a] * g.stride[a] - g.pad[a];
-        lo[a] = start < 0 ? 0 : start;
-        hi[a] = start + g.kernel[a] > g.in[a] ? g.in[a] : start + g.kernel[a];
-      }
+      window_extent(g, 0, od, &lo[0], &hi[0]);
+      window_extent(g, 1, oh, &lo[1], &hi[1]);
       const int64_t row = (od * g.out[1] + oh) * width;
       for (int64_t ow = 0; ow < width; ++ow) {
-        const int64_t start = ow * g.stride[2] - g.pad[2];
-        const int64_t wlo = start < 0 ? 0 : start;
-        const int64_t whi = start + g.kernel[2] > g.in[2] ? g.in[2] : start + g.kernel[2];
+        int64_t wlo, whi;
+        window_extent(g, 2, ow, &wlo, &whi);
         const acc_t window_lse = static_cast<acc_t>(lse[row + ow]);
         const bool passes = is_finite(window_lse);  // NaN or infinite window: no gradient
         const acc_t window_out = passes ? static_cast<acc_t>(out[row + ow]) : acc_t(0);

@@ -103,16 +103,8 @@ at::Tensor sparse_conv_outputs_cpu(const at::Tensor& coords, at::IntArrayRef in_
                                    at::IntArrayRef out_shape) {
   check_coords(coords, "coords");
   const ConvGeometry g = make_conv_geometry(in_shape, kernel_size, stride, padding, dilation);
-  TORCH_CHECK(out_shape.size() == 3, "geo3d: 'out_shape' needs 3 values");
   int64_t cells[3];
-  for (int a = 0; a < 3; ++a) {
-    cells[a] = out_shape[a];
-    TORCH_CHECK(cells[a] >= 1 && cells[a] < (int64_t(1) << 31), "geo3d: 'out_shape'[", a,
-                "] = ", cells[a], " is outside [1, 2^31)");
-  }
-  for (int a = 0; a < 3; ++a) {
-    TORCH_CHECK(g.kernel[a] <= 64, "geo3d: 'kernel_size'[", a, "] is over 64");
-  }
+  check_output_grid(out_shape, g, cells);
   const int64_t n = coords.size(0);
   const int32_t* in = coords.data_ptr<int32_t>();
   int64_t max_batch = 0;

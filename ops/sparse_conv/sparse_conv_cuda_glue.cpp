@@ -74,14 +74,8 @@ at::Tensor sparse_conv_outputs_cuda(const at::Tensor& coords, at::IntArrayRef in
                                     at::IntArrayRef out_shape) {
   check_coords(coords, "coords");
   const ConvGeometry g = make_conv_geometry(in_shape, kernel_size, stride, padding, dilation);
-  TORCH_CHECK(out_shape.size() == 3, "geo3d: 'out_shape' needs 3 values");
   int64_t cells[3];
-  for (int a = 0; a < 3; ++a) {
-    cells[a] = out_shape[a];
-    TORCH_CHECK(cells[a] >= 1 && cells[a] < (int64_t(1) << 31), "geo3d: 'out_shape'[", a,
-                "] = ", cells[a], " is outside [1, 2^31)");
-    TORCH_CHECK(g.kernel[a] <= 64, "geo3d: 'kernel_size'[", a, "] is over 64");
-  }
+  check_output_grid(out_shape, g, cells);
   const c10::cuda::CUDAGuard guard(coords.device());
   const int64_t n = coords.size(0);
   const auto options = coords.options();

@@ -108,6 +108,17 @@ inline ConvGeometry make_conv_geometry(c10::IntArrayRef shape, c10::IntArrayRef 
   }
   return g;
 }
+
+// The output grid of sparse_conv_outputs into cells (z, y, x), checked as every device does.
+inline void check_output_grid(c10::IntArrayRef out_shape, const ConvGeometry& g, int64_t* cells) {
+  TORCH_CHECK(out_shape.size() == 3, "geo3d: 'out_shape' needs 3 values");
+  for (int a = 0; a < 3; ++a) {
+    cells[a] = out_shape[a];
+    TORCH_CHECK(cells[a] >= 1 && cells[a] < (int64_t(1) << 31), "geo3d: 'out_shape'[", a,
+                "] = ", cells[a], " is outside [1, 2^31)");
+    TORCH_CHECK(g.kernel[a] <= 64, "geo3d: 'kernel_size'[", a, "] is over 64");
+  }
+}
 #endif
 
 }  // namespace geo3d

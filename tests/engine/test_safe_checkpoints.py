@@ -26,19 +26,12 @@ from geo3d.engine.checkpoint import (
     restore_random_states,
     save_atomic,
 )
+from tests.engine.test_train import TINY_PN as BASE_TINY_PN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TINY_PN = {
-    "name": "tiny_pn",
-    "data": {
-        "dataset": "synthetic_shapes",
-        "num_points": 128,
-        "per_class": 2,
-        "batch_size": 8,
-        "eval_batch_size": 12,
-    },
-    "model": {"name": "point_pn", "options": {"num_groups": 32, "k": 8}},
-    "optimizer": {"name": "sgd", "lr": 0.05},
+TINY_PN = {  # test_train's tiny Point-PN, 2 epochs, no augmentation
+    **BASE_TINY_PN,
+    "data": {k: v for k, v in BASE_TINY_PN["data"].items() if k != "augment"},
     "train": {"epochs": 2},
 }
 
