@@ -38,6 +38,7 @@ from bench_mesh import (  # noqa: F401  (BUNNY, VARIANT_MESHES: for the tests)
     bench_mesh_variants,
 )
 from bench_models import bench_models
+from bench_packed import bench_packed
 from bench_pooling import bench_pooling
 from bench_sparse import bench_sparse
 from bench_timing import median_ms
@@ -313,6 +314,10 @@ def bench_scatter(repeats: int, quick: bool) -> list[Row]:
     return rows
 
 
+def bench_packed_rows(repeats: int, quick: bool) -> list[Row]:
+    return [Row(*row) for row in bench_packed(repeats, kitti_like_sweep(), optional, time_on_cuda)]
+
+
 def format_ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
@@ -454,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         ("knn", bench_knn),
         ("voxelize", bench_voxelize),
         ("scatter", bench_scatter),
+        ("packed", bench_packed_rows),
     )
     for name, bench in suites:
         print(f"... {name}", file=sys.stderr, flush=True)

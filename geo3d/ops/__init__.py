@@ -30,6 +30,14 @@ from geo3d.ops.local_aggregation import (
     point_nn_aggregate_reference,
 )
 from geo3d.ops.neighbors import ball_query, ball_query_reference, knn, knn_reference
+from geo3d.ops.packed import (
+    farthest_point_sample_packed,
+    farthest_point_sample_packed_reference,
+    knn_packed,
+    knn_packed_reference,
+    ptr_from_batch,
+    ptr_from_lengths,
+)
 from geo3d.ops.sampling import farthest_point_sample, farthest_point_sample_reference
 from geo3d.ops.scatter import REDUCTIONS, scatter, scatter_reference
 from geo3d.ops.set_partition import (
@@ -84,6 +92,8 @@ __all__ = [
     "edge_collapse_reference",
     "farthest_point_sample",
     "farthest_point_sample_reference",
+    "farthest_point_sample_packed",
+    "farthest_point_sample_packed_reference",
     "gather_points",
     "gather_points_reference",
     "grid_size",
@@ -92,6 +102,10 @@ __all__ = [
     "kitti_statistics_reference",
     "knn",
     "knn_reference",
+    "knn_packed",
+    "knn_packed_reference",
+    "ptr_from_batch",
+    "ptr_from_lengths",
     "native_available",
     "plan_edge_collapse",
     "scatter",

@@ -28,6 +28,13 @@ SCHEMAS: dict[str, str] = {
         "(Tensor query, Tensor support, Tensor query_lengths, Tensor support_lengths, "
         "int k) -> (Tensor, Tensor)"
     ),
+    "farthest_point_sample_packed": (
+        "(Tensor xyz, Tensor ptr, Tensor sample_ptr, int num_total, Tensor start_idx) -> Tensor"
+    ),
+    "knn_packed": (
+        "(Tensor query, Tensor support, Tensor query_ptr, Tensor support_ptr, int k) "
+        "-> (Tensor, Tensor)"
+    ),
     "ball_query": (
         "(Tensor query, Tensor support, Tensor query_lengths, Tensor support_lengths, "
         "float radius, int max_neighbors) -> Tensor"

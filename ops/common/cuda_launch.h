@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "cloud_layout.h"
 #include "../set_partition/set_partition_geometry.h"
 #include "../soft_pool/soft_pool_window.h"
 #include "../sparse_conv/sparse_conv_geometry.h"
@@ -14,17 +15,21 @@
 namespace geo3d {
 namespace cuda {
 
-// xyz (B, N, 3); lengths, start (B,); out (B, M) prefilled with -1; scratch (B, N).
+// Layouts (cloud_layout.h) hold device pointers: padded (B, N, 3) with lengths, or packed
+// (P, 3) with ptr. FPS: cloud b's min(samples.size(b), points.size(b)) samples go to rows
+// samples.begin(b)... of out (prefilled with -1), as indices of the points' layout;
+// start (B,) local; scratch one value per point row.
 template <typename T>
-int farthest_point_sample(const T* xyz, const int64_t* lengths, const int64_t* start,
-                          int64_t batch, int64_t n, int64_t num_samples, int64_t* out,
-                          T* scratch, void* stream);
+int farthest_point_sample(const T* xyz, const CloudLayout& points, const CloudLayout& samples,
+                          const int64_t* start, int64_t batch, int64_t* out, T* scratch,
+                          void* stream);
 
-// query (B, Q, 3), support (B, N, 3); dist (B, Q, k) prefilled with inf, idx with -1.
+// kNN: query rows by query_layout, support rows by support_layout; max_queries the largest
+// query cloud; dist (rows, k) prefilled with inf, idx with -1.
 template <typename T>
-int knn(const T* query, const T* support, const int64_t* query_lengths,
-        const int64_t* support_lengths, int64_t batch, int64_t num_queries, int64_t n,
-        int64_t k, T* dist, int64_t* idx, void* stream);
+int knn(const T* query, const T* support, const CloudLayout& query_layout,
+        const CloudLayout& support_layout, int64_t batch, int64_t max_queries, int64_t k,
+        T* dist, int64_t* idx, void* stream);
 
 // idx (B, Q, max_neighbors) prefilled with -1.
 template <typename T>

@@ -13,10 +13,12 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <limits>
 #include <vector>
 
 #include "../common/checks.h"
+#include "../common/cloud_layout.h"
 #include "../common/kdtree.h"
 
 #ifdef _OPENMP
@@ -209,7 +211,7 @@ void fps_tree_parallel(const T* xyz, int64_t n, int64_t num_samples, int64_t sta
 template <typename T>
 void fps_one_cloud(const T* xyz, int64_t n, int64_t num_samples, int64_t start, int64_t* out,
                    int num_threads) {
-  if (n == 0) return;
+  if (n == 0 || num_samples == 0) return;
   if (n < kTreeThreshold) {
     fps_brute_force(xyz, n, num_samples, start, out);
   } else if (num_threads > 1 && n >= kParallelThreshold) {
@@ -219,34 +221,66 @@ void fps_one_cloud(const T* xyz, int64_t n, int64_t num_samples, int64_t start, 
   }
 }
 
+// Samples every cloud of `points` into the rows of `samples` (out prefilled with -1):
+// min(samples.size(b), points.size(b)) of them, as indices of the points' layout.
+template <typename T>
+void sample_clouds(const T* data, const CloudLayout& points, const CloudLayout& samples,
+                   const int64_t* start, int64_t batch, int64_t* out) {
+  auto one = [&](int64_t b, int threads) {
+    int64_t* rows = out + samples.begin(b);
+    const int64_t n = points.size(b), m = samples.size(b);
+    fps_one_cloud(data + points.begin(b) * 3, n, m, start[b], rows, threads);
+    const int64_t base = points.index_base(b);
+    for (int64_t s = 0; s < std::min(n, m) && base != 0; ++s) rows[s] += base;
+  };
+  if (batch == 1) {
+    one(0, at::get_num_threads());
+    return;
+  }
+  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) one(b, 1);
+  });
+}
+
 at::Tensor farthest_point_sample_cpu(const at::Tensor& xyz, const at::Tensor& lengths,
                                      int64_t num_samples, const at::Tensor& start_idx) {
   TORCH_CHECK(xyz.device().is_cpu(), "geo3d: 'xyz' must be a CPU tensor here");
   check_fps_inputs(xyz, lengths, num_samples, start_idx);
   const int64_t batch = xyz.size(0), n = xyz.size(1);
-  const int64_t* len = lengths.data_ptr<int64_t>();
-  const int64_t* start = start_idx.data_ptr<int64_t>();
   at::Tensor out = at::full({batch, num_samples}, -1, xyz.options().dtype(at::kLong));
-  int64_t* out_data = out.data_ptr<int64_t>();
-  const int threads = at::get_num_threads();
+  const CloudLayout points = CloudLayout::padded(lengths.data_ptr<int64_t>(), n);
+  const CloudLayout samples = CloudLayout::padded(nullptr, num_samples);
   AT_DISPATCH_FLOATING_TYPES(xyz.scalar_type(), "farthest_point_sample_cpu", [&] {
-    const scalar_t* data = xyz.data_ptr<scalar_t>();
-    if (batch == 1) {
-      fps_one_cloud(data, len[0], num_samples, start[0], out_data, threads);
-      return;
-    }
-    at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; ++b) {
-        fps_one_cloud(data + b * n * 3, len[b], num_samples, start[b],
-                      out_data + b * num_samples, 1);
-      }
-    });
+    sample_clouds(xyz.data_ptr<scalar_t>(), points, samples, start_idx.data_ptr<int64_t>(),
+                  batch, out.data_ptr<int64_t>());
+  });
+  return out;
+}
+
+at::Tensor farthest_point_sample_packed_cpu(const at::Tensor& xyz, const at::Tensor& ptr,
+                                            const at::Tensor& sample_ptr, int64_t num_total,
+                                            const at::Tensor& start_idx) {
+  TORCH_CHECK(xyz.device().is_cpu(), "geo3d: 'xyz' must be a CPU tensor here");
+  check_packed_fps_inputs(xyz, ptr, sample_ptr, start_idx);
+  const int64_t batch = ptr.size(0) - 1;
+  TORCH_CHECK(sample_ptr.data_ptr<int64_t>()[batch] == num_total, "geo3d: 'num_total' (",
+              num_total, ") differs from 'sample_ptr'[-1] (", sample_ptr.data_ptr<int64_t>()[batch],
+              ")");
+  at::Tensor out = at::full({num_total}, -1, xyz.options().dtype(at::kLong));
+  const CloudLayout points = CloudLayout::packed(ptr.data_ptr<int64_t>());
+  const CloudLayout samples = CloudLayout::packed(sample_ptr.data_ptr<int64_t>());
+  AT_DISPATCH_FLOATING_TYPES(xyz.scalar_type(), "farthest_point_sample_packed_cpu", [&] {
+    sample_clouds(xyz.data_ptr<scalar_t>(), points, samples, start_idx.data_ptr<int64_t>(),
+                  batch, out.data_ptr<int64_t>());
   });
   return out;
 }
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(geo3d, CPU, m) { m.impl("farthest_point_sample", &farthest_point_sample_cpu); }
+TORCH_LIBRARY_IMPL(geo3d, CPU, m) {
+  m.impl("farthest_point_sample", &farthest_point_sample_cpu);
+  m.impl("farthest_point_sample_packed", &farthest_point_sample_packed_cpu);
+}
 
 }  // namespace geo3d

@@ -1,6 +1,7 @@
 // Farthest point sampling on the GPU: one block per cloud. Each step, every thread lowers
 // the distances of its points by the last selected point and keeps its farthest one;
 // a shared-memory reduction picks the block's farthest (ties to the lowest index).
+// Padded and packed batches differ only in their CloudLayout (cloud_layout.h).
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -20,24 +21,27 @@ __device__ __forceinline__ bool beats(T d, int64_t i, T other_d, int64_t other_i
 }
 
 template <typename T>
-__global__ void fps_kernel(const T* __restrict__ xyz, const int64_t* __restrict__ lengths,
-                           const int64_t* __restrict__ start, int64_t n, int64_t num_samples,
-                           int64_t* __restrict__ out, T* __restrict__ scratch) {
+__global__ void fps_kernel(const T* __restrict__ xyz, CloudLayout points, CloudLayout samples,
+                           const int64_t* __restrict__ start, int64_t* __restrict__ out,
+                           T* __restrict__ scratch) {
   __shared__ T best_d[kThreads];
   __shared__ int64_t best_i[kThreads];
   const int64_t b = blockIdx.x;
   // Inputs are validated by the Python wrapper; guard again so that no value read here
   // can send a thread out of bounds (a bad length or start leaves the row at -1).
-  const int64_t length = lengths[b] < n ? lengths[b] : n;
+  const int64_t length = points.size(b);
   if (length <= 0 || start[b] < 0 || start[b] >= length) return;
-  const T* cloud = xyz + b * n * 3;
-  T* dist = scratch + b * n;
+  const T* cloud = xyz + points.begin(b) * 3;
+  T* dist = scratch + points.begin(b);
+  int64_t* rows = out + samples.begin(b);
+  const int64_t base = points.index_base(b);
+  const int64_t wanted = samples.size(b);
   for (int64_t i = threadIdx.x; i < length; i += blockDim.x) dist[i] = T(INFINITY);
   int64_t current = start[b];
-  const int64_t steps = num_samples < length ? num_samples : length;
+  const int64_t steps = wanted < length ? wanted : length;
   __syncthreads();
   for (int64_t step = 0; step < steps; ++step) {
-    if (threadIdx.x == 0) out[b * num_samples + step] = current;
+    if (threadIdx.x == 0) rows[step] = base + current;
     const T sx = cloud[3 * current], sy = cloud[3 * current + 1], sz = cloud[3 * current + 2];
     T my_d = T(-1);
     int64_t my_i = 0;
@@ -70,19 +74,20 @@ __global__ void fps_kernel(const T* __restrict__ xyz, const int64_t* __restrict_
 }  // namespace
 
 template <typename T>
-int farthest_point_sample(const T* xyz, const int64_t* lengths, const int64_t* start,
-                          int64_t batch, int64_t n, int64_t num_samples, int64_t* out,
-                          T* scratch, void* stream) {
-  if (batch == 0 || n == 0) return 0;
+int farthest_point_sample(const T* xyz, const CloudLayout& points, const CloudLayout& samples,
+                          const int64_t* start, int64_t batch, int64_t* out, T* scratch,
+                          void* stream) {
+  if (batch == 0) return 0;
   fps_kernel<T><<<static_cast<unsigned>(batch), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      xyz, lengths, start, n, num_samples, out, scratch);
+      xyz, points, samples, start, out, scratch);
   return static_cast<int>(cudaGetLastError());
 }
 
-template int farthest_point_sample<float>(const float*, const int64_t*, const int64_t*, int64_t,
-                                          int64_t, int64_t, int64_t*, float*, void*);
-template int farthest_point_sample<double>(const double*, const int64_t*, const int64_t*,
-                                           int64_t, int64_t, int64_t, int64_t*, double*, void*);
+template int farthest_point_sample<float>(const float*, const CloudLayout&, const CloudLayout&,
+                                          const int64_t*, int64_t, int64_t*, float*, void*);
+template int farthest_point_sample<double>(const double*, const CloudLayout&,
+                                           const CloudLayout&, const int64_t*, int64_t,
+                                           int64_t*, double*, void*);
 
 }  // namespace cuda
 }  // namespace geo3d

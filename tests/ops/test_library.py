@@ -11,6 +11,20 @@ LENGTHS = torch.tensor([64, 40])
 OPCHECK_CASES = {
     "farthest_point_sample": (XYZ, LENGTHS, 16, torch.tensor([0, 3])),
     "knn": (XYZ[:, :20].contiguous(), XYZ, torch.tensor([20, 11]), LENGTHS, 8),
+    "farthest_point_sample_packed": (
+        XYZ.reshape(-1, 3),
+        torch.tensor([0, 64, 100, 128]),
+        torch.tensor([0, 16, 16, 20]),
+        20,
+        torch.tensor([0, 0, 5]),
+    ),
+    "knn_packed": (
+        XYZ.reshape(-1, 3)[:30],
+        XYZ.reshape(-1, 3),
+        torch.tensor([0, 20, 30]),
+        torch.tensor([0, 64, 128]),
+        8,
+    ),
     "ball_query": (XYZ[:, :20].contiguous(), XYZ, torch.tensor([20, 11]), LENGTHS, 0.3, 6),
     "gather_points": (
         torch.randn(2, 64, 5, generator=G, dtype=torch.float64, requires_grad=True),
