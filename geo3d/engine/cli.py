@@ -11,10 +11,21 @@ import sys
 import traceback
 from collections.abc import Callable
 
+from geo3d.optional import MissingDependencyError
+
 # Errors that geo3d raises for bad input (ValueError, TypeError), that files raise when
 # missing, unreadable or truncated (OSError, EOFError, UnpicklingError), and that torch
 # raises for a checkpoint that does not fit or a kernel's input check (RuntimeError).
-USER_ERRORS = (ValueError, TypeError, OSError, EOFError, pickle.UnpicklingError, RuntimeError)
+# A missing optional dependency (MissingDependencyError) names the extra to install.
+USER_ERRORS = (
+    ValueError,
+    TypeError,
+    OSError,
+    EOFError,
+    pickle.UnpicklingError,
+    RuntimeError,
+    MissingDependencyError,
+)
 
 
 def one_line(error: BaseException) -> str:
@@ -24,7 +35,7 @@ def one_line(error: BaseException) -> str:
         text = f"{error.filename}: {text}"
     if not text:
         text = type(error).__name__
-    elif not isinstance(error, (ValueError, OSError)):
+    elif not isinstance(error, (ValueError, OSError, MissingDependencyError)):
         text = f"{type(error).__name__}: {text}"
     return text
 
@@ -33,6 +44,9 @@ def run_tool(main: Callable[[], int]) -> int:
     """Run a tool's ``main`` and turn a user error into ``error: <one line>`` and status 2."""
     try:
         return main()
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except USER_ERRORS as error:
         if os.environ.get("GEO3D_TRACEBACK"):
             traceback.print_exc()

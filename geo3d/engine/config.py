@@ -72,6 +72,7 @@ class TrainConfig:
     gamma_candidates: list[float] | None = None  # training-free models: the gamma grid
     select_gamma_on: str = "val"  # "val" (honest) or "test" (the official Point-NN protocol)
     max_train_batches: int | None = None  # cap per epoch (smoke runs)
+    tensorboard: bool = True  # event files in <run>/tensorboard where tensorboard is installed
 
 
 @dataclass
@@ -159,9 +160,9 @@ def load_config(
 ) -> ExperimentConfig:
     """Read, override and validate an experiment file: types (here) and ranges, choices and
     options that would be ignored (:func:`geo3d.engine.config_checks.check_config`)."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such config file")
+    from geo3d.paths import find_config
+
+    path = find_config(path)
     with open(path) as handle:
         try:
             data = yaml.safe_load(handle) or {}

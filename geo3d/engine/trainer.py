@@ -5,7 +5,8 @@ same loop serves several processes. What differs between tasks lives in
 :mod:`geo3d.engine.plots` and the process set-up in :mod:`geo3d.engine.distributed`.
 
 Outputs in ``<output_dir>/<name>/``: ``last.pt`` and ``best.pt`` (atomic), ``metrics.jsonl``
-(one JSON line per epoch), ``train.log``, ``curves.png`` and ``results.json``.
+(one JSON line per epoch), ``train.log``, ``curves.png``, ``results.json`` and, where
+tensorboard is installed, ``tensorboard/`` (:mod:`geo3d.engine.tensorboard`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from geo3d.engine.logs import make_logger
 from geo3d.engine.optim import build_optimizer, build_scheduler, steps_per_epoch_schedule
 from geo3d.engine.plots import plot_curves
 from geo3d.engine.tasks import add_sums, make_task  # noqa: F401  (old home of add_sums)
+from geo3d.engine.tensorboard import TensorBoardLog
 from geo3d.metrics import classification_sums
 from geo3d.models import create_model
 
@@ -241,6 +243,7 @@ def train(
         train_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
+    board = TensorBoardLog(folder if main else None, config.train.tensorboard, logger)
     finished = True
     for epoch in range(first_epoch, config.train.epochs):
         if stop_after_epochs is not None and epoch >= first_epoch + stop_after_epochs:
@@ -276,6 +279,7 @@ def train(
             if per_step:
                 scheduler.step()
             total, count = total + loss.item(), count + 1
+            board.step(epoch * batches + step, loss.item())
             bar.set_postfix(
                 loss=f"{total / count:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}"
             )
@@ -289,6 +293,7 @@ def train(
         if (epoch + 1) % config.train.eval_every == 0 or epoch + 1 == config.train.epochs:
             val = evaluate(model, val_set, config, device, rank, world_size, task)
             record.update({f"val_{k}": v for k, v in val.items()})
+            board.detection_pictures(model, val_set, task, device, epoch + 1)
         history.append(record)
         score = record.get(f"val_{task.primary}", -1.0)
         improved = score > best
@@ -307,6 +312,7 @@ def train(
             )
             with open(os.path.join(folder, "metrics.jsonl"), "a") as handle:
                 handle.write(json.dumps(record) + "\n")
+            board.scalars(record, epoch + 1)
             state = {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -322,6 +328,7 @@ def train(
                 save_atomic(state, best_path)
         D.barrier(world_size)
     if not finished:
+        board.close()
         logger.info(f"stopped after epoch {epoch} (resume with --resume)")
         return {"finished": False, "epoch": epoch}
     if main:
@@ -329,6 +336,8 @@ def train(
     if os.path.isfile(best_path):
         model.load_state_dict(load_checkpoint(best_path)["model"])
     test = evaluate(model, test_set, config, device, rank, world_size, task)
+    board.scalars({f"test_{k}": v for k, v in test.items()}, config.train.epochs)
+    board.close()
     last = history[-1] if history else {}
     primary = task.primary
     return {

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from geo3d.optional import require
+
 MANIFEST = "manifest.json"
 ONNX_FILE = "model.onnx"
 ENGINE_FILE = "model.plan"
@@ -139,6 +141,8 @@ def export_onnx(
         {axis: dims.setdefault(dim, Dim(dim, min=1)) for axis, dim in axes.get(name, {}).items()}
         for name in inputs
     )
+    for module in ("onnx", "onnxscript"):  # torch.onnx's exporter imports them deep inside
+        require(module, "exporting to ONNX")
     core = ExportCore(detector).eval()
     with quiet_exporter_logs(), warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's own chatter (axis renames, pytree)

@@ -53,12 +53,9 @@ class OnnxRuntime(Runtime):
     name = "onnxruntime"
 
     def __init__(self, onnx_path: str, providers: list[str] | None = None):
-        try:
-            import onnxruntime
-        except ImportError:
-            raise ImportError(
-                "the onnxruntime runtime needs onnxruntime (pip install onnxruntime)"
-            ) from None
+        from geo3d.optional import require
+
+        onnxruntime = require("onnxruntime", "the onnxruntime runtime")
         if not os.path.isfile(onnx_path):
             raise FileNotFoundError(f"{onnx_path}: no such ONNX file")
         if providers is None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from geo3d.optional import require
+
 # TensorRT 10.x parses the default ONNX domain from opset 9 to 20 (ONNX-TensorRT operators.md).
 TENSORRT_OPSETS = (9, 20)
 # The ITopKLayer limit.
@@ -80,7 +82,7 @@ class TensorRTIncompatibleError(ValueError):
 
 
 def _load(model):
-    import onnx
+    onnx = require("onnx", "checking an ONNX graph")
 
     if isinstance(model, str | os.PathLike):
         path = os.fspath(model)

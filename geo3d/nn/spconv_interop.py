@@ -7,11 +7,12 @@ from __future__ import annotations
 import torch
 
 from geo3d.nn.sparse_conv import SparseConvolution, SparseConvTensor
+from geo3d.optional import require
 
 
 def to_spconv(x: SparseConvTensor):
     """The same voxels as a ``spconv.pytorch.SparseConvTensor`` (rulebooks not carried)."""
-    import spconv.pytorch as spconv
+    spconv = require("spconv.pytorch", "converting to spconv")
 
     return spconv.SparseConvTensor(x.features, x.indices, list(x.spatial_shape), x.batch_size)
 
@@ -31,7 +32,7 @@ def _spconv_layer(layer: SparseConvolution):
     cached = layer.__dict__.get("_spconv")
     if cached is not None:
         return cached
-    import spconv.pytorch as spconv
+    spconv = require("spconv.pytorch", "the spconv backend")
 
     common = {"bias": layer.bias is not None, "indice_key": layer.indice_key}
     if layer.subm:

@@ -225,10 +225,9 @@ def simplify_mesh(
     in the input's dtype."""
     if isinstance(num_faces, bool) or not isinstance(num_faces, int) or num_faces < 1:
         raise ValueError(f"'num_faces' must be a positive integer (got {num_faces!r})")
-    try:
-        import open3d as o3d
-    except ImportError as error:
-        raise ImportError(f"simplify_mesh needs open3d ({error})") from error
+    from geo3d.optional import require
+
+    o3d = require("open3d", "simplify_mesh (quadric decimation)")
     mesh = o3d.geometry.TriangleMesh(
         o3d.utility.Vector3dVector(vertices.detach().double().cpu().numpy()),
         o3d.utility.Vector3iVector(faces.detach().int().cpu().numpy()),

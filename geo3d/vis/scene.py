@@ -107,11 +107,9 @@ def _write_labels(path: str, placed) -> None:
 
 
 def _open3d():
-    try:
-        import open3d as o3d
-    except ImportError as error:
-        raise ImportError(f"drawing needs open3d: pip install open3d ({error})") from None
-    return o3d
+    from geo3d.optional import require
+
+    return require("open3d", "drawing with Open3D")
 
 
 def _numpy(values) -> np.ndarray:

@@ -214,11 +214,7 @@ def test_test_tool_writes_kitti_label_files(shared_data, tmp_path):
     torch.manual_seed(0)
     model = create_model("pointpillars", num_classes=3, **config.model.options)
     save_atomic({"model": model.state_dict()}, str(tmp_path / "model.pt"))
-    spec = importlib.util.spec_from_file_location(
-        "test_tool", os.path.join(root_dir, "tools", "test.py")
-    )
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = importlib.import_module("geo3d.cli.test")
     out = text_io.StringIO()
     args = [config_path, str(tmp_path / "model.pt"), "--set", f"data.root={root}"]
     with contextlib.redirect_stdout(out):

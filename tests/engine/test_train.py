@@ -155,15 +155,11 @@ def test_two_processes_with_torchrun(tmp_path):
 
 
 def test_test_tool_reproduces_the_training_results(tmp_path):
-    import importlib.util
+    import importlib
 
     path = write_config(tmp_path / "t.yaml", TINY_PN, train={"epochs": 1})
     results = run(load_config(path, [f"output_dir={tmp_path}"]))
-    spec = importlib.util.spec_from_file_location(
-        "test_tool", os.path.join(ROOT, "tools", "test.py")
-    )
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = importlib.import_module("geo3d.cli.test")
     import contextlib
     import io
 

@@ -1,6 +1,7 @@
 """PointPillars with a CenterPoint head on the common pipeline: shapes, a loss that training
 lowers, predictions per scene, and tools/train.py end to end on synthetic_lidar."""
 
+import importlib.util
 import os
 
 import numpy as np
@@ -74,6 +75,12 @@ def test_train_py_trains_and_reports_ap(tmp_path, monkeypatch):
     results = run(config)
     assert 0 <= results["test_map_bev"] <= 1 and "test_Car_bev_moderate" in results
     assert (tmp_path / config.name / "best.pt").is_file()
+    if importlib.util.find_spec("tensorboard") is not None:  # bird's-eye pictures per eval
+        from tests.engine.test_tensorboard import read_events
+
+        events = read_events(tmp_path / config.name / "tensorboard")
+        assert {"val/scene_0", "val/scene_1"} <= set(events.Tags()["images"])
+        assert "val/map_bev" in events.Tags()["scalars"]
 
 
 def test_detection_pictures(scenes, tmp_path):

@@ -9,12 +9,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        "ablate_pooling", os.path.join(ROOT, "tools", "ablate_pooling.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("geo3d.cli.ablate_pooling")
 
 
 def test_detection_table_lists_moderate_ap_per_class():

@@ -1,6 +1,5 @@
 import importlib.util
 import os
-import sys
 
 import pytest
 
@@ -9,18 +8,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @pytest.fixture(scope="module")
 def tool():
-    """tools/benchmark.py loaded as the module ``benchmark`` (with tools/ on the path, as
-    running the script puts it, for its bench_* helpers)."""
-    tools = os.path.join(ROOT, "tools")
-    if tools not in sys.path:
-        sys.path.insert(0, tools)
-    spec = importlib.util.spec_from_file_location(
-        "benchmark", os.path.join(ROOT, "tools", "benchmark.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["benchmark"] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    """The ``geo3d benchmark`` command's module."""
+    return importlib.import_module("geo3d.benchmarks.benchmark")
 
 
 def test_models_benchmark_reports_every_rate(tool):

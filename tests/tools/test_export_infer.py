@@ -36,10 +36,7 @@ OPTIONS = {
 
 
 def tool(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "tools", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"geo3d.cli.{name}")
 
 
 @pytest.fixture(scope="module")

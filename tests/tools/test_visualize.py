@@ -8,12 +8,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        "visualize", os.path.join(ROOT, "tools", "visualize.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("geo3d.cli.visualize")
 
 
 def drawn_fraction(path):

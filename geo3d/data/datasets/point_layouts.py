@@ -89,10 +89,9 @@ class _H5Arrays(torch.utils.data.Dataset):
     """Whole splits stored as ``data (S, N, 3)`` and ``label (S,)`` arrays in HDF5 files."""
 
     def _read(self, paths: list[str], keys=("data", "label")) -> dict[str, np.ndarray]:
-        try:
-            import h5py
-        except ImportError as error:
-            raise ImportError(f"HDF5 data sets need h5py: pip install h5py ({error})") from None
+        from geo3d.optional import require
+
+        h5py = require("h5py", "HDF5 data sets")
         parts: dict[str, list[np.ndarray]] = {}
         for path in paths:
             if not os.path.isfile(path):

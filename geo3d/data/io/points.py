@@ -62,12 +62,9 @@ def _read_text(path: str) -> dict[str, torch.Tensor]:
 
 
 def _read_open3d(path: str) -> dict[str, torch.Tensor]:
-    try:
-        import open3d as o3d
-    except ImportError as error:
-        raise ImportError(
-            f"reading {os.path.basename(path)} needs open3d: pip install open3d ({error})"
-        ) from None
+    from geo3d.optional import require
+
+    o3d = require("open3d", f"reading {os.path.basename(path)}")
     cloud = o3d.io.read_point_cloud(path)
     xyz = np.asarray(cloud.points, dtype=np.float32)
     if xyz.shape[0] == 0 and os.path.getsize(path) > 0 and not _declares_no_points(path):

@@ -1,10 +1,11 @@
-"""The ``models`` suite of tools/benchmark.py: Point-NN and Point-PN throughput at the
+"""The ``models`` suite of geo3d benchmark: Point-NN and Point-PN throughput at the
 official settings (the fused and plain Point-NN encoders in the same run)."""
 
 from __future__ import annotations
 
 import torch
-from bench_timing import median_ms
+
+from geo3d.benchmarks.bench_timing import median_ms
 
 
 def bench_models(repeats: int, quick: bool) -> list[tuple[str, str, float, float]]:

@@ -1,4 +1,4 @@
-"""The ``sparse`` suite of tools/benchmark.py: SECOND's sparse backbone (OpenPCDet's
+"""The ``sparse`` suite of geo3d benchmark: SECOND's sparse backbone (OpenPCDet's
 ``VoxelBackBone8x``) on KITTI voxels, geo3d's sparse convolution against spconv's.
 
 Voxels: OpenPCDet's SECOND settings (0.05 x 0.05 x 0.1 m over [0, -40, -3, 70.4, 40, 1],
@@ -14,10 +14,11 @@ import os
 
 import numpy as np
 import torch
-from bench_timing import median_ms
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FRAME = os.path.join(ROOT, "..", "shared", "data", "kitti", "training")
+from geo3d.benchmarks.bench_timing import median_ms
+from geo3d.paths import shared_data_dir
+
+FRAME = os.path.join(shared_data_dir(), "kitti", "training")
 VOXEL_SIZE = [0.05, 0.05, 0.1]
 POINT_RANGE = [0.0, -40.0, -3.0, 70.4, 40.0, 1.0]
 

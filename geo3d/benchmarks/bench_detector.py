@@ -1,4 +1,4 @@
-"""The ``detector`` suite of tools/benchmark.py: a detection config's training throughput
+"""The ``detector`` suite of geo3d benchmark: a detection config's training throughput
 (scenes per second through forward, loss, backward and the optimiser step, augmentation
 included) and its inference latency per scene (forward and decoding with NMS, batch of one),
 for each pillar pooling (detectors without a pooling option: one row, '-')."""
@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 
 import torch
-from bench_timing import median_ms
+
+from geo3d.benchmarks.bench_timing import median_ms
 
 POOLINGS = ("max", "soft", "attention")
 

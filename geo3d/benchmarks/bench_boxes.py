@@ -1,4 +1,4 @@
-"""The ``boxes`` suite of tools/benchmark.py: rotated IoU against shapely's vectorised
+"""The ``boxes`` suite of geo3d benchmark: rotated IoU against shapely's vectorised
 polygon ops, rotated NMS against the greedy loop over a dense IoU matrix (what users write
 without a kernel), points-in-boxes against the dense ``(N, M)`` torch test, and KITTI's
 official evaluation of a val-sized set (3,769 frames) against the same algorithm with its
@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 import torch
-from bench_timing import median_ms
+
+from geo3d.benchmarks.bench_timing import median_ms
 
 
 def random_boxes(n: int, seed: int, spread: float = 60.0) -> torch.Tensor:
@@ -76,7 +77,7 @@ def bench_boxes(repeats: int, quick: bool):
         geo3d_ms = median_ms(lambda: nms_bev(boxes, scores, 0.1), repeats)
         peer = median_ms(lambda: dense_nms(boxes, scores, 0.1), max(1, repeats // 2))
         rows.append(("nms_bev", f"{n} boxes", geo3d_ms, "dense IoU + greedy loop", peer))
-    from benchmark import kitti_like_sweep
+    from geo3d.benchmarks.benchmark import kitti_like_sweep
 
     points = kitti_like_sweep()
     boxes = random_boxes(50, 4, spread=70.0)

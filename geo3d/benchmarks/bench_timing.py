@@ -1,4 +1,4 @@
-"""Timing and memory helpers shared by the benchmark suites (tools/benchmark.py)."""
+"""Timing and memory helpers shared by the benchmark suites (geo3d benchmark)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``deploy`` suite of tools/benchmark.py: per exportable detector config, latency per
+"""The ``deploy`` suite of geo3d benchmark: per exportable detector config, latency per
 scene of the index work (``export_inputs``), of the core in each runtime present (PyTorch,
 onnxruntime, TensorRT fp32 and fp16 where installed with a GPU) and of decoding with NMS,
 on a synthetic_lidar validation scene. Weights are random (latency does not depend on
@@ -10,9 +10,9 @@ import os
 import tempfile
 
 import torch
-from bench_timing import median_ms
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from geo3d.benchmarks.bench_timing import median_ms
+
 DEPLOY_CONFIGS = (
     "pointpillars_synthetic",
     "dsvt_pillar_synthetic",
@@ -39,7 +39,7 @@ def bench_deploy(repeats: int, quick: bool, configs=DEPLOY_CONFIGS):
         scene = scene[::8].contiguous()
     rows = []
     for name in configs[:1] if quick else configs:
-        config = load_config(os.path.join(ROOT, "configs", f"{name}.yaml"))
+        config = load_config(name)
         torch.manual_seed(0)
         model = create_model(config.model.name, num_classes=3, **config.model.options).eval()
         with tempfile.TemporaryDirectory() as directory:

@@ -1,4 +1,4 @@
-"""The ``mesh`` suite of tools/benchmark.py: MeshCNN preparation and pooling on the bunny."""
+"""The ``mesh`` suite of geo3d benchmark: MeshCNN preparation and pooling on the bunny."""
 
 from __future__ import annotations
 
@@ -7,14 +7,11 @@ import sys
 
 import numpy as np
 import torch
-from bench_timing import median_ms
 
-SHARED_DATA = os.environ.get(
-    "GEO3D_SHARED_DATA",
-    os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data"
-    ),
-)
+from geo3d.benchmarks.bench_timing import median_ms
+from geo3d.paths import SOURCE_ROOT, shared_data_dir
+
+SHARED_DATA = shared_data_dir()
 BUNNY = os.path.join(SHARED_DATA, "meshes", "stanford-bunny.obj")
 
 
@@ -65,12 +62,11 @@ def _peak_pool_memory_mb(vertices, faces, channels: int) -> float | None:
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "mesh.npz")
         np.savez(path, v=vertices, f=faces)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         result = subprocess.run(
             [sys.executable, "-c", _MEMORY_CHILD, path, str(channels)],
             capture_output=True,
             text=True,
-            cwd=root,
+            cwd=SOURCE_ROOT,
         )
     if result.returncode != 0:
         return None

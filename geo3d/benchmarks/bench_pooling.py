@@ -1,10 +1,11 @@
-"""The ``pooling`` suite of tools/benchmark.py: SoftPool on grids against the plain formula,
+"""The ``pooling`` suite of geo3d benchmark: SoftPool on grids against the plain formula,
 attention pooling over packed voxels against the padded version."""
 
 from __future__ import annotations
 
 import torch
-from bench_timing import median_ms, saved_for_backward_mb
+
+from geo3d.benchmarks.bench_timing import median_ms, saved_for_backward_mb
 
 
 def plain_soft_pool(x: torch.Tensor, dims: int) -> torch.Tensor:

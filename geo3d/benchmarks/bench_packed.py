@@ -1,12 +1,12 @@
-"""Packed-batch rows of tools/benchmark.py's ``ops`` suite: FPS and kNN over LiDAR sweeps of
+"""Packed-batch rows of geo3d benchmark's ``ops`` suite: FPS and kNN over LiDAR sweeps of
 different sizes, concatenated with offsets (no padding), against the peers cloud by cloud."""
 
 from __future__ import annotations
 
 import torch
-from bench_timing import median_ms
 
 from geo3d import ops
+from geo3d.benchmarks.bench_timing import median_ms
 
 SWEEP_SIZES = (120_000, 95_000, 60_000, 20_000)
 
