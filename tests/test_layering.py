@@ -27,6 +27,8 @@ RANKS = {
     "vis": 5,
     "engine": 6,
     "export": 6,
+    "cli": 7,
+    "benchmarks": 7,
 }
 
 

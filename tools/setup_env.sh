@@ -55,7 +55,7 @@ else
 fi
 
 # 4. The native extension, rebuilt only when a source changed.
-sources_hash="$(find ops setup.py -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name 'setup.py' \) -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-16)"
+sources_hash="$({ find ops setup.py -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name 'setup.py' \) -print0; printf '%s\0' pyproject.toml; } | sort -z | xargs -0 cat | sha256sum | cut -c1-16)"
 build_stamp="$venv/.geo3d-build"
 if [ ! -f "$build_stamp" ] || [ "$(cat "$build_stamp")" != "$sources_hash" ] || ! ls geo3d/_C*.so >/dev/null 2>&1; then
   say "building geo3d._C (C++ kernels; CUDA where torch has CUDA)"

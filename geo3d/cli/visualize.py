@@ -40,6 +40,7 @@ from geo3d.data.io import (
     read_points,
 )
 from geo3d.engine.cli import add_checkpoint_options, tool_parser
+from geo3d.optional import require
 
 TOP_DOWN = {
     "front": [-0.6, 0.0, 0.8],
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1280x720", help="PNG size, WIDTHxHEIGHT")
     add_checkpoint_options(parser)
     args = parser.parse_args(argv)
+    require("open3d", "drawing with Open3D")  # before any data set is built
     if args.source == "model":
         if not (args.config and args.checkpoint):
             parser.error("model needs --config and --checkpoint")

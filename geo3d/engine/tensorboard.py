@@ -4,8 +4,8 @@ run says so once and carries on).
 
 ``<run folder>/tensorboard/`` gets: ``train/loss`` per step and per epoch, ``train/lr``,
 every validation metric as ``val/<metric>``, the test metrics at the end, and for
-detectors a few bird's-eye pictures of validation scenes (ground truth green, detections
-red) at each evaluation. View with ``tensorboard --logdir runs``.
+detectors a few bird's-eye pictures of validation scenes (ground truth red, detections
+green) at each evaluation. View with ``tensorboard --logdir runs``.
 """
 
 from __future__ import annotations

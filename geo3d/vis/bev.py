@@ -1,5 +1,6 @@
 """A bird's-eye view of a LiDAR scene as an RGB array (matplotlib, no display, no Open3D):
-points by height, ground-truth boxes in green and detections in red with their scores.
+points by height, ground-truth boxes in red and detections in green with their scores
+(the colours of ``geo3d visualize model``).
 Cheap enough to draw at every evaluation for TensorBoard."""
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def bev_image(
     Args:
         points: (N, >=3) LiDAR points (x forward, y left, z up).
         gt_boxes, pred_boxes: (M, 7) boxes (x, y, z, dx, dy, dz, heading) or None.
-        pred_scores: (M,) detection scores, written beside each red box.
+        pred_scores: (M,) detection scores, written beside each green box.
         extent: (x_min, x_max, y_min, y_max) shown; default: the points' extent.
         max_points: points drawn at most (an even subsample beyond it).
     """
@@ -50,13 +51,13 @@ def bev_image(
     if xyz.shape[0]:
         axes.scatter(xyz[:, 0], xyz[:, 1], c=xyz[:, 2], s=0.3, cmap="viridis", linewidths=0)
     for corners in _footprints(gt_boxes if gt_boxes is not None else np.zeros((0, 7))):
-        axes.fill(corners[:, 0], corners[:, 1], fill=False, edgecolor="lime", linewidth=1.2)
+        axes.fill(corners[:, 0], corners[:, 1], fill=False, edgecolor="red", linewidth=1.2)
     scores = None if pred_scores is None else torch.as_tensor(pred_scores).cpu().numpy()
     predicted = _footprints(pred_boxes if pred_boxes is not None else np.zeros((0, 7)))
     for i, corners in enumerate(predicted):
-        axes.fill(corners[:, 0], corners[:, 1], fill=False, edgecolor="red", linewidth=1.0)
+        axes.fill(corners[:, 0], corners[:, 1], fill=False, edgecolor="lime", linewidth=1.0)
         if scores is not None:
-            axes.text(corners[0, 0], corners[0, 1], f"{scores[i]:.2f}", color="red", fontsize=6)
+            axes.text(corners[0, 0], corners[0, 1], f"{scores[i]:.2f}", color="lime", fontsize=6)
     if extent is None and xyz.shape[0]:
         extent = (xyz[:, 0].min(), xyz[:, 0].max(), xyz[:, 1].min(), xyz[:, 1].max())
     if extent is not None:

@@ -85,4 +85,4 @@ def test_bev_image_draws_boxes_and_detections():
     green = (drawn[..., 1] > 200) & (drawn[..., 0] < 80) & (drawn[..., 2] < 80)
     red = (drawn[..., 0] > 200) & (drawn[..., 1] < 80) & (drawn[..., 2] < 80)
     assert green.sum() > 20 and red.sum() > 20
-    assert not ((bare[..., 0] > 200) & (bare[..., 1] < 80) & (bare[..., 2] < 80)).any()
+    assert not ((bare[..., 1] > 200) & (bare[..., 0] < 80) & (bare[..., 2] < 80)).any()
