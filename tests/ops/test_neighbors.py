@@ -140,3 +140,34 @@ def test_ball_query_is_strict_and_in_index_order():
 def test_ball_query_bad_input(radius, m, match):
     with pytest.raises(ValueError, match=match):
         ops.ball_query(torch.rand(1, 4, 3), torch.rand(1, 4, 3), radius, m)
+
+
+@given(
+    clusters=st.integers(1, 6),
+    n=st.integers(40, 1500),
+    q=st.integers(1, 400),
+    k=st.integers(1, 40),
+    offset=st.sampled_from([0.0, 1000.0, -50000.0]),
+    spread=st.sampled_from([1e-3, 0.1, 5.0]),
+    seed=st.integers(0, 2**31 - 1),
+    self_query=st.booleans(),
+)
+@settings(max_examples=40, deadline=None)
+def test_knn_blocked_search_on_clusters_far_from_the_origin(
+    clusters, n, q, k, offset, spread, seed, self_query
+):
+    """The CPU kernel bounds blocks of nearby queries by the triangle inequality from one
+    query's k-th distance: clustered clouds, far from the origin (float32 rounding), tiny
+    and wide spreads, and k above the cloud size must still give the exact neighbours."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.rand(clusters, 3, generator=g) * 100 + offset
+    support = centres[torch.randint(0, clusters, (n,), generator=g)]
+    support = (support + torch.randn(n, 3, generator=g) * spread)[None]
+    query = support if self_query else support[:, torch.randint(0, n, (q,), generator=g)]
+    if not self_query:
+        query = query + torch.randn_like(query) * spread
+    dist, idx = ops.knn(query, support, k)
+    want_dist, want_idx = ops.knn_reference(
+        query, support, torch.tensor([query.shape[1]]), torch.tensor([n]), k
+    )
+    assert torch.equal(idx, want_idx) and torch.equal(dist, want_dist)

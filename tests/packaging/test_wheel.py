@@ -112,3 +112,28 @@ def test_missing_extra_is_one_line_naming_it(venv):
         'pip install "geo3d[vis]" (or pip install open3d)'
     ]
     assert "Traceback" not in result.stderr
+
+
+def test_isolated_build_without_torch_still_gives_a_package(venv):
+    """`pip install .` with pip's default build isolation has no torch to build against:
+    the build must still succeed (no native kernels, and a message saying how to get
+    them), not fail or pull a torch of its own."""
+    env_dir, tmp = venv
+    out = call(
+        [
+            env_dir / "bin" / "python",
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-v",
+            "-w",
+            tmp / "isolated",
+            ROOT,
+        ],
+        tmp,
+        env=clean_env(tmp),
+    )
+    assert "pip install --no-build-isolation" in out.stdout + out.stderr
+    (wheel,) = glob.glob(str(tmp / "isolated" / "geo3d-*.whl"))
+    assert os.path.basename(wheel).endswith("-py3-none-any.whl")
