@@ -62,7 +62,17 @@ struct KdTree {
     }
     nodes.clear();
     nodes.reserve(n > 0 ? 2 * (n / std::max(1, leaf_size / 2) + 1) : 1);
-    if (n > 0) build_node(records.data(), 0, static_cast<int32_t>(n), leaf_size);
+    if (n > 0) {
+      T lo[3], hi[3];
+      for (int a = 0; a < 3; ++a) lo[a] = hi[a] = records[0].c[a];
+      for (int64_t s = 1; s < n; ++s) {
+        for (int a = 0; a < 3; ++a) {
+          lo[a] = std::min(lo[a], records[s].c[a]);
+          hi[a] = std::max(hi[a], records[s].c[a]);
+        }
+      }
+      build_node(records.data(), 0, static_cast<int32_t>(n), leaf_size, lo, hi);
+    }
     x.resize(n);
     y.resize(n);
     z.resize(n);
@@ -73,6 +83,7 @@ struct KdTree {
       z[s] = records[s].c[2];
       original[s] = records[s].index;
     }
+    tighten();
   }
 
   int64_t size() const { return static_cast<int64_t>(original.size()); }
@@ -87,7 +98,9 @@ struct KdTree {
   // partition around the median of a strided sample (one pass; std::nth_element's
   // introselect costs several times more and dominated the build); small ranges, and
   // samples that fail to split, use the exact median.
-  static int32_t split(Record* records, int32_t begin, int32_t end, int axis) {
+  // `boundary` gets a value v with every record of [begin, split) <= v <= every record of
+  // [split, end) on `axis`.
+  static int32_t split(Record* records, int32_t begin, int32_t end, int axis, T& boundary) {
     const int32_t count = end - begin;
     auto less = [axis](const Record& a, const Record& b) { return a.c[axis] < b.c[axis]; };
     if (count >= 1024) {
@@ -105,39 +118,73 @@ struct KdTree {
                              [&](const Record& r) { return r.c[axis] <= pivot; });
       }
       const int32_t at = static_cast<int32_t>(cut - records);
-      if (at > begin + count / 8 && at < end - count / 8) return at;
+      if (at > begin + count / 8 && at < end - count / 8) {
+        boundary = pivot;
+        return at;
+      }
     }
     const int32_t mid = begin + count / 2;
     std::nth_element(records + begin, records + mid, records + end, less);
+    boundary = records[mid].c[axis];
     return mid;
   }
 
-  // Builds the subtree of records [begin, end) given their bounding box; returns its id.
-  int32_t build_node(Record* records, int32_t begin, int32_t end, int leaf_size) {
+  // Builds the subtree of records [begin, end) inside the cell [lo, hi] (a box that holds
+  // them: the parent's cell cut at the split, not always the tightest) and returns its id.
+  // Splits follow the cell's widest axis; the tight boxes the searches prune with are set
+  // afterwards, bottom up (tighten), so the build makes one pass over the records per level
+  // (the partition) instead of two.
+  int32_t build_node(Record* records, int32_t begin, int32_t end, int leaf_size, const T* lo,
+                     const T* hi) {
     KdNode<T> node;
     node.begin = begin;
     node.end = end;
-    for (int a = 0; a < 3; ++a) node.lo[a] = node.hi[a] = records[begin].c[a];
-    for (int32_t s = begin + 1; s < end; ++s) {
-      for (int a = 0; a < 3; ++a) {
-        node.lo[a] = std::min(node.lo[a], records[s].c[a]);
-        node.hi[a] = std::max(node.hi[a], records[s].c[a]);
-      }
-    }
     const int32_t id = static_cast<int32_t>(nodes.size());
     nodes.push_back(node);
     if (end - begin <= leaf_size) return id;
     int axis = 0;
     for (int a = 1; a < 3; ++a) {
-      if (node.hi[a] - node.lo[a] > node.hi[axis] - node.lo[axis]) axis = a;
+      if (hi[a] - lo[a] > hi[axis] - lo[axis]) axis = a;
     }
-    if (!(node.hi[axis] - node.lo[axis] > T(0))) return id;  // all points equal: one leaf
-    const int32_t mid = split(records, begin, end, axis);
-    const int32_t left = build_node(records, begin, mid, leaf_size);
-    const int32_t right = build_node(records, mid, end, leaf_size);
+    if (!(hi[axis] - lo[axis] > T(0))) return id;  // a cell of zero size: all points equal
+    T boundary;
+    const int32_t mid = split(records, begin, end, axis, boundary);
+    T left_hi[3] = {hi[0], hi[1], hi[2]}, right_lo[3] = {lo[0], lo[1], lo[2]};
+    left_hi[axis] = boundary;
+    right_lo[axis] = boundary;
+    const int32_t left = build_node(records, begin, mid, leaf_size, lo, left_hi);
+    const int32_t right = build_node(records, mid, end, leaf_size, right_lo, hi);
     nodes[id].left = left;
     nodes[id].right = right;
     return id;
+  }
+
+  // Every node's box: its points' bounding box (leaves from the points, inner nodes as the
+  // union of their children; children come after their parent in preorder).
+  void tighten() {
+    for (int64_t id = static_cast<int64_t>(nodes.size()) - 1; id >= 0; --id) {
+      KdNode<T>& node = nodes[id];
+      if (node.leaf()) {
+        node.lo[0] = node.hi[0] = x[node.begin];
+        node.lo[1] = node.hi[1] = y[node.begin];
+        node.lo[2] = node.hi[2] = z[node.begin];
+        for (int32_t s = node.begin + 1; s < node.end; ++s) {
+          node.lo[0] = std::min(node.lo[0], x[s]);
+          node.hi[0] = std::max(node.hi[0], x[s]);
+          node.lo[1] = std::min(node.lo[1], y[s]);
+          node.hi[1] = std::max(node.hi[1], y[s]);
+          node.lo[2] = std::min(node.lo[2], z[s]);
+          node.hi[2] = std::max(node.hi[2], z[s]);
+        }
+        continue;
+      }
+      const KdNode<T>& l = nodes[node.left];
+      const KdNode<T>& r = nodes[node.right];
+      for (int a = 0; a < 3; ++a) {
+        node.lo[a] = std::min(l.lo[a], r.lo[a]);
+        node.hi[a] = std::max(l.hi[a], r.hi[a]);
+      }
+    }
   }
 };
 
