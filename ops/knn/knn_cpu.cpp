@@ -144,7 +144,7 @@ void knn_clouds(const T* q, const CloudLayout& query_layout, const T* s,
         if (cloud_idx[e] >= 0) cloud_idx[e] += base;
       }
     }
-  });
+  }, [&](int64_t b) { return support_layout.size(b) + query_layout.size(b); });
 }
 
 std::tuple<at::Tensor, at::Tensor> knn_cpu(const at::Tensor& query, const at::Tensor& support,
