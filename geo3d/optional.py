@@ -24,8 +24,12 @@ class MissingDependencyError(ImportError):
 
 
 def install_hint(module: str) -> str:
-    """``pip install "geo3d[extra]"`` for a module of :data:`EXTRAS`."""
-    distribution, extra = EXTRAS[module.split(".")[0]]
+    """``pip install "geo3d[extra]"`` for a module of :data:`EXTRAS`, else ``pip install``
+    of the module's own name."""
+    top = module.split(".")[0]
+    if top not in EXTRAS:
+        return f"pip install {top}"
+    distribution, extra = EXTRAS[top]
     return f'pip install "geo3d[{extra}]" (or pip install {distribution})'
 
 

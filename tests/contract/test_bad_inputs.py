@@ -24,6 +24,7 @@ from geo3d.data import datasets as D
 from geo3d.engine import load_config
 from geo3d.engine.checkpoint import load_checkpoint, load_model_weights
 from geo3d.nn import sparse_conv as nn_sparse
+from geo3d.optional import MissingDependencyError, install_hint, require
 from geo3d.pooling import (
     AttentionPool,
     MeshPool,
@@ -268,6 +269,109 @@ ROWS = {
             "empty support",
             lambda t: ops.knn(clouds(), torch.rand(2, 0, 3), 3),
             (ValueError, "empty cloud"),
+        ),
+    ],
+    "ops.knn_packed": [
+        (
+            "k larger than a cloud",
+            lambda t: ops.knn_packed(
+                torch.rand(6, 3),
+                torch.rand(7, 3),
+                4,
+                torch.tensor([0, 3, 6]),
+                torch.tensor([0, 2, 7]),
+            ),
+            ("ok", lambda r: bool((r[1][:3, 2:] == -1).all()) and bool((r[1][3:] >= 2).all())),
+        ),
+        (
+            "ptr not from 0",
+            lambda t: ops.knn_packed(
+                torch.rand(6, 3), torch.rand(6, 3), 2, torch.tensor([1, 6]), torch.tensor([0, 6])
+            ),
+            (ValueError, "'query_ptr'[0] must be 0"),
+        ),
+        (
+            "ptr decreasing",
+            lambda t: ops.knn_packed(
+                torch.rand(6, 3),
+                torch.rand(6, 3),
+                2,
+                torch.tensor([0, 6]),
+                torch.tensor([0, 4, 2, 6]),
+            ),
+            (ValueError, "non-decreasing"),
+        ),
+        (
+            "ptr total off",
+            lambda t: ops.knn_packed(
+                torch.rand(6, 3), torch.rand(6, 3), 2, torch.tensor([0, 6]), torch.tensor([0, 5])
+            ),
+            (ValueError, "'support_ptr'[-1] = 5 but 'support' has 6 points"),
+        ),
+        (
+            "NaN query",
+            lambda t: ops.knn_packed(
+                with_nan(torch.rand(1, 6, 3))[0],
+                torch.rand(6, 3),
+                2,
+                torch.tensor([0, 6]),
+                torch.tensor([0, 6]),
+            ),
+            (ValueError, "'query' has NaN or inf"),
+        ),
+    ],
+    "ops.farthest_point_sample_packed": [
+        (
+            "more samples than points",
+            lambda t: ops.farthest_point_sample_packed(
+                torch.rand(10, 3), torch.tensor([0, 3, 10]), 4
+            ),
+            (ValueError, "cloud 0 has 3 points, cannot sample 4"),
+        ),
+        (
+            "empty cloud by ratio",
+            lambda t: ops.farthest_point_sample_packed(
+                torch.rand(10, 3), torch.tensor([0, 0, 10]), ratio=0.5
+            ),
+            ("ok", lambda r: r[1].tolist() == [0, 0, 5] and bool((r[0] >= 0).all())),
+        ),
+        (
+            "both count and ratio",
+            lambda t: ops.farthest_point_sample_packed(
+                torch.rand(10, 3), torch.tensor([0, 10]), 2, ratio=0.5
+            ),
+            (ValueError, "exactly one of"),
+        ),
+        (
+            "padded points",
+            lambda t: ops.farthest_point_sample_packed(
+                torch.rand(1, 10, 3), torch.tensor([0, 10]), 2
+            ),
+            (ValueError, "(P, 3)"),
+        ),
+    ],
+    "configs by name": [
+        (
+            "unknown name",
+            lambda t: load_config("pointpn_synthtic"),
+            (FileNotFoundError, "not the name of a shipped config (centerpoint_voxel_kitti"),
+        ),
+        (
+            "a shipped name",
+            lambda t: load_config("pointpn_synthetic"),
+            ("ok", lambda config: config.name == "pointpn_synthetic"),
+        ),
+    ],
+    "optional dependencies": [
+        (
+            "missing module",
+            lambda t: require("geo3d_no_such_module", "drawing"),
+            (MissingDependencyError, "drawing needs geo3d_no_such_module"),
+        ),
+        (
+            "missing extra named",
+            lambda t: install_hint("open3d"),
+            ("ok", lambda hint: hint == 'pip install "geo3d[vis]" (or pip install open3d)'),
         ),
     ],
     "ops.ball_query": [
@@ -1016,3 +1120,21 @@ def test_tools_give_one_line_and_a_nonzero_exit(tool, args, fragment, tmp_path):
         result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["trian"], "unknown command 'trian' (did you mean 'train'?)"),
+        (["train", "no_such_config"], "no_such_config: no such config file"),
+    ],
+)
+def test_geo3d_command_gives_one_line(args, fragment):
+    result = subprocess.run(
+        [sys.executable, "-m", "geo3d", *args], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], (
+        result.stderr
+    )
