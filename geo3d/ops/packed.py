@@ -16,7 +16,7 @@ import torch
 from geo3d.ops import _checks
 from geo3d.ops._library import op, register_reference
 from geo3d.ops.neighbors import knn_reference
-from geo3d.ops.sampling import farthest_point_sample_reference
+from geo3d.ops.sampling import farthest_point_sample_reference, resolve_start_idx
 
 
 def ptr_from_lengths(lengths: torch.Tensor | list[int]) -> torch.Tensor:
@@ -160,12 +160,11 @@ def _fps_packed_fake(xyz, ptr, sample_ptr, num_total, start_idx):
 
 
 def sample_counts(
-    ptr: torch.Tensor, num_samples: int | torch.Tensor | None, ratio: float | None
+    sizes: torch.Tensor, num_samples: int | torch.Tensor | None, ratio: float | None
 ) -> torch.Tensor:
-    """Samples per cloud ``(B,)`` int64 on the host: ``num_samples`` (an int or ``(B,)``), or
-    ``ceil(ratio * size)`` (PyTorch Geometric's ``fps(ratio=...)``), never more than a cloud's
-    size; an explicit count above it is an error naming the cloud."""
-    sizes = (ptr[1:] - ptr[:-1]).cpu()
+    """Samples per cloud of ``sizes (B,)`` (on the host), as ``(B,)`` int64: ``num_samples``
+    (an int or ``(B,)``), or ``ceil(ratio * size)`` (PyTorch Geometric's ``fps(ratio=...)``),
+    never more than a cloud's size; an explicit count above it is an error naming the cloud."""
     if (num_samples is None) == (ratio is None):
         raise ValueError("Give exactly one of 'num_samples' and 'ratio'")
     if ratio is not None:
@@ -221,23 +220,9 @@ def farthest_point_sample_packed(
         ``idx[sample_ptr[b]:sample_ptr[b + 1]]``).
     """
     ptr = _check_packed("xyz", xyz, "ptr", ptr)
-    counts = sample_counts(ptr, num_samples, ratio)
-    batch = ptr.shape[0] - 1
-    if isinstance(start_idx, torch.Tensor):
-        start = start_idx.to(device=xyz.device, dtype=torch.int64).reshape(-1)
-        start = start.expand(batch) if start.numel() == 1 else start
-        if start.shape[0] != batch:
-            raise ValueError(
-                f"Expected 'start_idx' to be an int or of shape ({batch},) "
-                f"(got {tuple(start_idx.shape)})"
-            )
-    elif isinstance(start_idx, int) and not isinstance(start_idx, bool):
-        start = torch.full((batch,), start_idx, dtype=torch.int64, device=xyz.device)
-    else:
-        raise TypeError(
-            f"Expected 'start_idx' to be an int or a tensor (got {type(start_idx).__name__})"
-        )
     sizes = (ptr[1:] - ptr[:-1]).cpu()
+    counts = sample_counts(sizes, num_samples, ratio)
+    start = resolve_start_idx(start_idx, sizes.shape[0], xyz.device)
     bad = ((start.cpu() < 0) | (start.cpu() >= sizes)) & (sizes > 0)
     if bool(bad.any()):
         b = int(bad.nonzero()[0, 0])

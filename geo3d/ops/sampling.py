@@ -19,6 +19,28 @@ def squared_distance_to(xyz: torch.Tensor, center: torch.Tensor) -> torch.Tensor
     return diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1] + diff[..., 2] * diff[..., 2]
 
 
+def resolve_start_idx(
+    start_idx: int | torch.Tensor, batch: int, device: torch.device
+) -> torch.Tensor:
+    """FPS's ``start_idx`` (an int, a one-element or a ``(batch,)`` tensor) as ``(batch,)``
+    int64 on ``device``; a wrong shape or type is a named error. Ranges are the caller's."""
+    if isinstance(start_idx, torch.Tensor):
+        start = start_idx.to(device=device, dtype=torch.int64).reshape(-1)
+        if start.numel() == 1:
+            start = start.expand(batch)
+        if start.shape[0] != batch:
+            raise ValueError(
+                f"Expected 'start_idx' to be an int or of shape ({batch},) (got "
+                f"{tuple(start_idx.shape)})"
+            )
+        return start
+    if isinstance(start_idx, int) and not isinstance(start_idx, bool):
+        return torch.full((batch,), start_idx, dtype=torch.int64, device=device)
+    raise TypeError(
+        f"Expected 'start_idx' to be an int or a tensor (got {type(start_idx).__name__})"
+    )
+
+
 @register_reference("farthest_point_sample")
 def farthest_point_sample_reference(
     xyz: torch.Tensor, lengths: torch.Tensor, num_samples: int, start_idx: torch.Tensor
@@ -80,21 +102,7 @@ def farthest_point_sample(
     lengths = _checks.resolve_lengths("lengths", lengths, xyz)
     _checks.check_finite("xyz", xyz, lengths)
     batch = xyz.shape[0]
-    if isinstance(start_idx, torch.Tensor):
-        start = start_idx.to(device=xyz.device, dtype=torch.int64).reshape(-1)
-        if start.numel() == 1:
-            start = start.expand(batch)
-        if start.shape[0] != batch:
-            raise ValueError(
-                f"Expected 'start_idx' to be an int or of shape ({batch},) (got "
-                f"{tuple(start_idx.shape)})"
-            )
-    elif isinstance(start_idx, int) and not isinstance(start_idx, bool):
-        start = torch.full((batch,), start_idx, dtype=torch.int64, device=xyz.device)
-    else:
-        raise TypeError(
-            f"Expected 'start_idx' to be an int or a tensor (got {type(start_idx).__name__})"
-        )
+    start = resolve_start_idx(start_idx, batch, xyz.device)
     if not _checks.tracing():
         bad = (start < 0) | ((start >= lengths) & (lengths > 0))
         if bool(bad.any()):

@@ -82,7 +82,7 @@ at::Tensor ball_query_cpu(const at::Tensor& query, const at::Tensor& support,
       } else {
         run(0, qlen[b]);
       }
-    });
+    }, [&](int64_t b) { return slen[b] + qlen[b]; });
   });
   return idx;
 }

@@ -12,7 +12,7 @@
 namespace geo3d {
 
 // fn(b, inner_parallel): inner_parallel is true when fn may itself use at::parallel_for.
-// cost(b), where given, estimates cloud b's work: over clouds, the largest go first to
+// cost(b) estimates cloud b's work: over clouds, the largest go first to
 // whichever thread is free (clouds of a packed batch differ in size by several times, and
 // equal shares of clouds would leave threads idle).
 template <typename Fn, typename Cost>
@@ -30,17 +30,6 @@ void for_each_cloud(int64_t batch, Fn&& fn, Cost&& cost) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
   for (int64_t j = 0; j < batch; ++j) fn(order[j], false);
-}
-
-template <typename Fn>
-void for_each_cloud(int64_t batch, Fn&& fn) {
-  if (batch >= 2 * at::get_num_threads()) {
-    at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; ++b) fn(b, false);
-    });
-  } else {
-    for (int64_t b = 0; b < batch; ++b) fn(b, true);
-  }
 }
 
 }  // namespace geo3d
